@@ -617,6 +617,12 @@ drain (GstIcyMetaDemux * self)
     else
       gst_buffer_unref (out);
   }
+  /* metadata in the stream's last block belongs to no audio, but is still news */
+  if (ret == GST_FLOW_OK && self->tags_changed) {
+    self->tags_changed = FALSE;
+    forward (self, GST_MINI_OBJECT_CAST (gst_event_new_tag (current_tags
+                (self))));
+  }
   if (truncated)
     GST_ELEMENT_WARNING (self, STREAM, DEMUX,
         ("The stream ended inside a metadata block"),
@@ -680,13 +686,16 @@ process_head_bytes (GstIcyMetaDemux * self, GstBuffer * buf)
       set_src_caps (self, caps);
   }
 
-  rest = gst_buffer_new_memdup (self->head_bytes->data + head->length,
-      self->head_bytes->len - head->length);
+  ret = GST_FLOW_OK;
+  if (self->head_bytes->len > head->length) {
+    rest = gst_buffer_new_memdup (self->head_bytes->data + head->length,
+        self->head_bytes->len - head->length);
+    ret = split (self, rest);
+    gst_buffer_unref (rest);
+  }
   g_byte_array_set_size (self->head_bytes, 0);
   icy_response_head_free (head);
   gst_buffer_unref (buf);
-  ret = split (self, rest);
-  gst_buffer_unref (rest);
   return ret;
 }
 
