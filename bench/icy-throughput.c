@@ -59,7 +59,7 @@ static gint opt_size_mib = 256;
 static gint opt_metaint = 16000;
 static gint opt_blocksize = 4096;
 static gint opt_title_every = 200;
-static gint opt_rounds = 5;
+static gint opt_rounds = 9;
 static gint opt_mp3_seconds = 10;
 static gboolean opt_repeat_metadata = FALSE;
 static gboolean opt_verbose = FALSE;
@@ -80,7 +80,7 @@ static GOptionEntry entries[] = {
         "Send the current title in every block (Shoutcast) instead of zero-length "
         "blocks between changes (Icecast)", NULL},
   {"rounds", 'r', 0, G_OPTION_ARG_INT, &opt_rounds,
-      "Timed rounds; each runs every contender once (default 5)", "N"},
+      "Timed rounds; each runs every contender once (default 9)", "N"},
   {"mp3-seconds", 0, 0, G_OPTION_ARG_INT, &opt_mp3_seconds,
       "Seconds of MP3 to encode before repeating it (default 10)", "S"},
   {"only", 0, 0, G_OPTION_ARG_STRING, &opt_only,
@@ -392,8 +392,13 @@ check_output (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   }
   if (!run->out_mismatch && (run->out_bytes + map.size > expected_size
           || memcmp (expected + run->out_bytes, map.data, map.size) != 0)) {
+    gsize i = 0;
+
+    while (i < map.size && run->out_bytes + i < expected_size
+        && expected[run->out_bytes + i] == map.data[i])
+      i++;
     run->out_mismatch = TRUE;
-    run->first_mismatch = run->out_bytes;
+    run->first_mismatch = run->out_bytes + i;
   }
   run->out_bytes += map.size;
   gst_buffer_unmap (buf, &map);
@@ -517,7 +522,7 @@ verify_contender (const Workload * w, const Contender * c, guint64 * out_bytes)
   run.verify = TRUE;
   ok = run_contender (&run);
   if (ok && run.out_mismatch) {
-    g_printerr ("FAIL %s: output differs from the expected bytes from byte %"
+    g_printerr ("FAIL %s: output differs from the expected bytes at byte %"
         G_GUINT64_FORMAT "\n", c->label, run.first_mismatch);
     ok = FALSE;
   }
@@ -639,7 +644,8 @@ main (int argc, char **argv)
       opt_repeat_metadata ? "title repeated in every block (Shoutcast)"
       : "zero-length blocks between changes (Icecast)", w.n_nonzero_blocks);
   g_print ("  pushed as %u buffers of %d bytes; 1 verification round, then %d "
-      "timed rounds\n", n_buffers, opt_blocksize, opt_rounds);
+      "timed round%s\n", n_buffers, opt_blocksize, opt_rounds,
+      opt_rounds > 1 ? "s" : "");
   g_print ("%s\n  icymetademux: %s\n  icydemux:     %s\n\n", gst_version,
       plugin_file ("icymetademux"), plugin_file ("icydemux"));
 

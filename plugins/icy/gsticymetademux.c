@@ -532,15 +532,55 @@ headers_from_http_event (GstIcyMetaDemux * self, GstEvent * event)
 static void
 apply_metaint (GstIcyMetaDemux * self);
 
+static void
+report_lost_sync (GstIcyMetaDemux * self, const IcyChunk * chunk)
+{
+  if (!self->warned_sync) {
+    self->warned_sync = TRUE;
+    GST_ELEMENT_WARNING (self, STREAM, DEMUX,
+        ("Lost the metadata boundaries of the stream"),
+        ("metadata block of %" G_GSIZE_FORMAT " bytes at input byte %"
+            G_GUINT64_FORMAT " is not text (corrupted or truncated data, "
+            "or metadata-interval %u is wrong); resynchronising",
+            chunk->size, chunk->raw_offset, self->stream.metaint));
+  } else {
+    GST_WARNING_OBJECT (self, "lost sync again at input byte %"
+        G_GUINT64_FORMAT, chunk->raw_offset);
+  }
+}
+
+static GstFlowReturn
+push_audio (GstIcyMetaDemux * self, GstBuffer * out, guint64 audio_offset)
+{
+  GstFlowReturn ret;
+
+  GST_BUFFER_OFFSET (out) = audio_offset;
+  GST_BUFFER_OFFSET_END (out) = audio_offset + gst_buffer_get_size (out);
+  ret = forward_audio (self, out);
+  if (ret == GST_FLOW_OK)
+    ret = typefind (self, FALSE);
+  return ret;
+}
+
+/* Takes @buf. Audio leaves as parts of @buf (sub-buffers, and @buf itself for the last
+ * part), never as copies, except for bytes the splitter held back while resyncing. One
+ * output buffer per part: a buffer of several memories would be merged, so copied, by
+ * the first element downstream that maps it. */
 static GstFlowReturn
 split (GstIcyMetaDemux * self, GstBuffer * buf)
 {
   GstFlowReturn ret = GST_FLOW_OK;
   GstMapInfo map;
-  IcyChunk chunk;
+  IcyChunk chunk, last = { 0, };
   gboolean first = TRUE;
 
+  /* Most buffers hold no boundary (an interval is ~16 KiB, souphttpsrc reads 4 KiB):
+   * they go on as they are, unmapped. */
+  if (icy_stream_take_audio (&self->stream, gst_buffer_get_size (buf), &chunk))
+    return push_audio (self, gst_buffer_make_writable (buf), chunk.audio_offset);
+
   if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    gst_buffer_unref (buf);
     GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL), ("Could not map buffer"));
     return GST_FLOW_ERROR;
   }
@@ -554,40 +594,29 @@ split (GstIcyMetaDemux * self, GstBuffer * buf)
       case ICY_CHUNK_AUDIO:
         if (ret != GST_FLOW_OK)
           break;
+        if (chunk.in_input && chunk.input_offset + chunk.size == map.size) {
+          /* the last part: sent as the input buffer itself, after the unmap */
+          last = chunk;
+          break;
+        }
         if (chunk.in_input) {
-          /* a sub-buffer: shares the input's memory, keeps its timestamps when it
-           * starts where the input does */
+          /* keeps the input's timestamps when it starts where the input does */
           out = gst_buffer_copy_region (buf, GST_BUFFER_COPY_FLAGS |
               GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_META |
               GST_BUFFER_COPY_MEMORY, chunk.input_offset, chunk.size);
           if (!first)
             GST_BUFFER_FLAG_UNSET (out, GST_BUFFER_FLAG_DISCONT);
+          first = FALSE;
         } else {
           out = gst_buffer_new_memdup (chunk.data, chunk.size);
         }
-        first = FALSE;
-        GST_BUFFER_OFFSET (out) = chunk.audio_offset;
-        GST_BUFFER_OFFSET_END (out) = chunk.audio_offset + chunk.size;
-        ret = forward_audio (self, out);
-        if (ret == GST_FLOW_OK)
-          ret = typefind (self, FALSE);
+        ret = push_audio (self, out, chunk.audio_offset);
         break;
       case ICY_CHUNK_METADATA:
         handle_metadata (self, &chunk, buf);
         break;
       case ICY_CHUNK_LOST_SYNC:
-        if (!self->warned_sync) {
-          self->warned_sync = TRUE;
-          GST_ELEMENT_WARNING (self, STREAM, DEMUX,
-              ("Lost the metadata boundaries of the stream"),
-              ("metadata block of %" G_GSIZE_FORMAT " bytes at input byte %"
-                  G_GUINT64_FORMAT " is not text (corrupted or truncated data, "
-                  "or metadata-interval %u is wrong); resynchronising",
-                  chunk.size, chunk.raw_offset, self->stream.metaint));
-        } else {
-          GST_WARNING_OBJECT (self, "lost sync again at input byte %"
-              G_GUINT64_FORMAT, chunk.raw_offset);
-        }
+        report_lost_sync (self, &chunk);
         break;
       case ICY_CHUNK_FOUND_SYNC:
         GST_INFO_OBJECT (self, "boundaries found again at input byte %"
@@ -596,7 +625,20 @@ split (GstIcyMetaDemux * self, GstBuffer * buf)
     }
   }
   gst_buffer_unmap (buf, &map);
-  return ret;
+
+  if (last.size == 0 || ret != GST_FLOW_OK) {
+    gst_buffer_unref (buf);
+    return ret;
+  }
+  buf = gst_buffer_make_writable (buf);
+  if (last.input_offset > 0) {
+    gst_buffer_resize (buf, last.input_offset, last.size);
+    GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+    GST_BUFFER_DURATION (buf) = GST_CLOCK_TIME_NONE;
+    if (!first)
+      GST_BUFFER_FLAG_UNSET (buf, GST_BUFFER_FLAG_DISCONT);
+  }
+  return push_audio (self, buf, last.audio_offset);
 }
 
 /* Hands out what the splitter still holds (end of stream, or before a new interval). */
@@ -607,16 +649,10 @@ drain (GstIcyMetaDemux * self)
   gboolean truncated = FALSE;
   IcyChunk chunk;
 
-  while (icy_stream_finish (&self->stream, &chunk, &truncated)) {
-    GstBuffer *out = gst_buffer_new_memdup (chunk.data, chunk.size);
-
-    GST_BUFFER_OFFSET (out) = chunk.audio_offset;
-    GST_BUFFER_OFFSET_END (out) = chunk.audio_offset + chunk.size;
+  while (icy_stream_finish (&self->stream, &chunk, &truncated))
     if (ret == GST_FLOW_OK)
-      ret = forward_audio (self, out);
-    else
-      gst_buffer_unref (out);
-  }
+      ret = push_audio (self, gst_buffer_new_memdup (chunk.data, chunk.size),
+          chunk.audio_offset);
   /* metadata in the stream's last block belongs to no audio, but is still news */
   if (ret == GST_FLOW_OK && self->tags_changed) {
     self->tags_changed = FALSE;
@@ -668,9 +704,7 @@ process_head_bytes (GstIcyMetaDemux * self, GstBuffer * buf)
       rest = buf;
     }
     g_byte_array_set_size (self->head_bytes, 0);
-    ret = split (self, rest);
-    gst_buffer_unref (rest);
-    return ret;
+    return split (self, rest);
   }
 
   GST_INFO_OBJECT (self, "in-band response head: status %u, icy-metaint %d",
@@ -691,7 +725,6 @@ process_head_bytes (GstIcyMetaDemux * self, GstBuffer * buf)
     rest = gst_buffer_new_memdup (self->head_bytes->data + head->length,
         self->head_bytes->len - head->length);
     ret = split (self, rest);
-    gst_buffer_unref (rest);
   }
   g_byte_array_set_size (self->head_bytes, 0);
   icy_response_head_free (head);
@@ -703,14 +736,11 @@ static GstFlowReturn
 gst_icy_meta_demux_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
   GstIcyMetaDemux *self = GST_ICY_META_DEMUX (parent);
-  GstFlowReturn ret;
 
   if (self->head_state == HEAD_UNDECIDED)
     return process_head_bytes (self, buf);
 
-  ret = split (self, buf);
-  gst_buffer_unref (buf);
-  return ret;
+  return split (self, buf);
 }
 
 /* ---- events and queries -------------------------------------------------------------- */
@@ -854,7 +884,6 @@ gst_icy_meta_demux_sink_event (GstPad * pad, GstObject * parent,
         self->head_state = HEAD_DONE;
         g_byte_array_set_size (self->head_bytes, 0);
         split (self, rest);
-        gst_buffer_unref (rest);
       }
       drain (self);
       typefind (self, TRUE);

@@ -268,6 +268,36 @@ icy_stream_next (IcyStream * s, IcyChunk * chunk)
 }
 
 /**
+ * icy_stream_take_audio:
+ *
+ * When the next @size input bytes are all audio (no boundary among them, nothing held),
+ * accounts for them without looking at them and returns %TRUE with @chunk describing
+ * them; otherwise does nothing and returns %FALSE: feed them instead. Most pieces of a
+ * real stream are audio only, so this spares the caller mapping them.
+ */
+gboolean
+icy_stream_take_audio (IcyStream * s, gsize size, IcyChunk * chunk)
+{
+  g_return_val_if_fail (s->input_pos == s->input_size, FALSE);
+
+  if (size == 0 || s->state != ICY_STATE_AUDIO || s->held_pos < s->held->len
+      || (s->metaint > 0 && s->audio_left < size))
+    return FALSE;
+
+  memset (chunk, 0, sizeof (*chunk));
+  chunk->kind = ICY_CHUNK_AUDIO;
+  chunk->size = size;
+  chunk->in_input = TRUE;
+  chunk->audio_offset = s->audio_offset;
+  chunk->raw_offset = s->raw_offset;
+  s->raw_offset += size;
+  s->audio_offset += size;
+  if (s->metaint > 0)
+    s->audio_left -= size;
+  return TRUE;
+}
+
+/**
  * icy_stream_finish:
  * @truncated: (out): set to %TRUE when the stream ended inside a metadata block
  *

@@ -83,6 +83,7 @@ void icy_stream_clear (IcyStream * s);
 void icy_stream_reset (IcyStream * s, guint metaint);
 void icy_stream_feed (IcyStream * s, const guint8 * data, gsize size);
 gboolean icy_stream_next (IcyStream * s, IcyChunk * chunk);
+gboolean icy_stream_take_audio (IcyStream * s, gsize size, IcyChunk * chunk);
 gboolean icy_stream_finish (IcyStream * s, IcyChunk * chunk,
     gboolean * truncated);
 

@@ -69,6 +69,10 @@ take_chunk (Collected * c, const IcyChunk * chunk, const guint8 * input)
   }
 }
 
+/* Whether run_splitter() first offers each piece to icy_stream_take_audio(), as the
+ * element does. */
+static gboolean use_take_audio;
+
 /* Feeds @data in pieces of the sizes in @pieces (cycled), then finishes. */
 static void
 run_splitter (guint metaint, const guint8 * data, gsize len,
@@ -82,6 +86,13 @@ run_splitter (guint metaint, const guint8 * data, gsize len,
   for (guint i = 0; pos < len; i++) {
     gsize n = MIN (pieces[i % n_pieces], len - pos);
 
+    if (use_take_audio && icy_stream_take_audio (&s, n, &chunk)) {
+      g_assert_cmpuint (chunk.size, ==, n);
+      chunk.data = data + pos;
+      take_chunk (c, &chunk, data + pos);
+      pos += n;
+      continue;
+    }
     icy_stream_feed (&s, data + pos, n);
     while (icy_stream_next (&s, &chunk))
       take_chunk (c, &chunk, data + pos);
@@ -265,6 +276,17 @@ test_wrong_interval (void)
   collected_clear (&c);
 }
 
+/* Pieces that are audio only, accounted without being read, change nothing. */
+static void
+test_take_audio (void)
+{
+  use_take_audio = TRUE;
+  test_piece_sizes ();
+  test_every_split_position ();
+  test_resync_after_hole ();
+  use_take_audio = FALSE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -274,6 +296,7 @@ main (int argc, char **argv)
   g_test_add_func ("/icystream/every-split-position",
       test_every_split_position);
   g_test_add_func ("/icystream/piece-sizes-1-to-130", test_piece_sizes);
+  g_test_add_func ("/icystream/take-audio", test_take_audio);
   g_test_add_func ("/icystream/no-metadata", test_no_metadata);
   g_test_add_func ("/icystream/truncated-block", test_truncated_block);
   g_test_add_func ("/icystream/resync-after-hole", test_resync_after_hole);
