@@ -145,6 +145,7 @@ struct _GstIcyMetaDemux
   GstCaps *src_caps;            /* NULL until known */
   GQueue pending;               /* buffers and events waiting for src_caps */
   gsize pending_audio;
+  gsize typefind_at;            /* next typefind attempt, in pending audio bytes */
   GstSegment segment;           /* upstream's */
 
   GstTagList *upstream_tags;
@@ -287,6 +288,7 @@ clear_pending (GstIcyMetaDemux * self)
   while ((obj = g_queue_pop_head (&self->pending)))
     gst_mini_object_unref (obj);
   self->pending_audio = 0;
+  self->typefind_at = TYPEFIND_MIN_SIZE;
 }
 
 static GstFlowReturn
@@ -331,8 +333,11 @@ typefind (GstIcyMetaDemux * self, gboolean at_eos)
 
   if (self->src_caps != NULL || self->pending_audio == 0)
     return GST_FLOW_OK;
-  if (!at_eos && self->pending_audio < TYPEFIND_MIN_SIZE)
+  /* at 2 KiB, then at every doubling: with small buffers, trying after each one would
+   * cost time quadratic in the bytes held */
+  if (!at_eos && self->pending_audio < self->typefind_at)
     return GST_FLOW_OK;
+  self->typefind_at = MIN (self->pending_audio * 2, TYPEFIND_MAX_SIZE);
 
   all = merge_pending_audio (self);
   caps = gst_type_find_helper_for_buffer (GST_OBJECT (self), all, &prob);
@@ -1158,5 +1163,6 @@ gst_icy_meta_demux_init (GstIcyMetaDemux * self)
   icy_stream_init (&self->stream, 0);
   self->head_bytes = g_byte_array_new ();
   g_queue_init (&self->pending);
+  self->typefind_at = TYPEFIND_MIN_SIZE;
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
 }
