@@ -1135,6 +1135,8 @@ gst_icy_meta_demux_class_init (GstIcyMetaDemuxClass * klass)
       "Removes ICY (Shoutcast/Icecast) in-band metadata from a radio stream and "
       "emits it as tags placed at the exact byte, and as icy-metadata messages",
       "Echo contributors");
+  gst_element_class_add_static_metadata (element_class,
+      GST_ELEMENT_METADATA_DOC_URI, ECHO_ELEMENT_DOCS_URI "/icymetademux.md");
 }
 
 static void
