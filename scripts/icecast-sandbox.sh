@@ -26,8 +26,11 @@ icecast_sandbox_start() {
   ICECAST_URL=http://127.0.0.1:$ICECAST_PORT$mount
   chmod 0755 "$SANDBOX"   # Icecast drops root and becomes nobody: it must reach its logs
   mkdir -p "$SANDBOX/log" && chown nobody:nogroup "$SANDBOX/log"
-  sed -e "s|@PORT@|$ICECAST_PORT|g" -e "s|@PASSWORD@|$ICECAST_PASSWORD|g" \
-    -e "s|@LOGDIR@|$SANDBOX/log|g" "$root/tests/data/icecast.xml.in" > "$SANDBOX/icecast.xml"
+  local security="<security><chroot>0</chroot><changeowner><user>nobody</user><group>nogroup</group></changeowner></security>"
+  sed -e "s|@PORT@|$ICECAST_PORT|g" -e "s|@SOURCE_PASSWORD@|$ICECAST_PASSWORD|g" \
+    -e "s|@ADMIN_PASSWORD@|$ICECAST_PASSWORD|g" -e "s|@LOGDIR@|$SANDBOX/log|g" \
+    -e "s|@SECURITY@|$security|" -e "s|@MOUNTS@||" \
+    "$root/tests/data/icecast.xml.in" > "$SANDBOX/icecast.xml"
   icecast2 -c "$SANDBOX/icecast.xml" > "$SANDBOX/icecast.out" 2>&1 & sandbox_pids+=($!)
   sandbox_wait_for Icecast curl -sf -o /dev/null "http://127.0.0.1:$ICECAST_PORT/status-json.xsl"
 

@@ -240,6 +240,45 @@ strip_dup (const gchar * s, gsize len)
   return g_strndup (s, len);
 }
 
+/* Icecast 2.4 writes characters its mount charset (ISO-8859-1 by default) cannot hold as
+ * XML character references: "&#23431;&#22810;&#30000; - First Love". Decodes well-formed
+ * &#N; and &#xH; that name a printable character; anything else stays as it is. */
+static gchar *
+decode_char_refs (const gchar * s)
+{
+  GString *out;
+
+  if (strstr (s, "&#") == NULL)
+    return g_strdup (s);
+  out = g_string_sized_new (strlen (s));
+  while (*s) {
+    const gchar *p = s + 2;
+    gboolean hex = FALSE;
+    gchar *end = NULL;
+    guint64 c;
+
+    if (s[0] != '&' || s[1] != '#') {
+      g_string_append_c (out, *s++);
+      continue;
+    }
+    if (*p == 'x' || *p == 'X') {
+      hex = TRUE;
+      p++;
+    }
+    c = (hex ? g_ascii_isxdigit (*p) : g_ascii_isdigit (*p))
+        ? g_ascii_strtoull (p, &end, hex ? 16 : 10) : 0;
+    if (end == NULL || *end != ';' || end - p > 8 || c < 0x20
+        || (c >= 0x7F && c <= 0x9F) || (c >= 0xD800 && c <= 0xDFFF)
+        || c > 0x10FFFF) {
+      g_string_append_c (out, *s++);
+      continue;
+    }
+    g_string_append_unichar (out, (gunichar) c);
+    s = end + 1;
+  }
+  return g_string_free (out, FALSE);
+}
+
 static void
 parse_pairs (const gchar * s, gsize n, GPtrArray * keys, GPtrArray * values)
 {
@@ -264,12 +303,16 @@ parse_pairs (const gchar * s, gsize n, GPtrArray * keys, GPtrArray * values)
     if (v < n && (s[v] == '\'' || s[v] == '"')) {
       gsize end = find_value_end (s, n, v + 1, s[v], &next);
 
-      g_ptr_array_add (values, g_strndup (s + v + 1, end - (v + 1)));
+      g_autofree gchar *value = g_strndup (s + v + 1, end - (v + 1));
+
+      g_ptr_array_add (values, decode_char_refs (value));
     } else {
       const gchar *semi = memchr (s + v, ';', n - v);
       gsize end = semi ? (gsize) (semi - s) : n;
 
-      g_ptr_array_add (values, strip_dup (s + v, end - v));
+      g_autofree gchar *value = strip_dup (s + v, end - v);
+
+      g_ptr_array_add (values, decode_char_refs (value));
       next = semi ? end + 1 : n;
     }
     i = next;

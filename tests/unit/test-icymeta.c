@@ -267,6 +267,26 @@ test_charset_explicit (void)
   g_assert_cmpstr (e, ==, "\xef\xbf\xbd\xef\xbf\xbd");
 }
 
+/* What a default Icecast mount sends for characters outside ISO-8859-1 */
+static void
+test_character_references (void)
+{
+  g_autoptr (IcyMetadata) a = parse ("StreamTitle='&#23431;&#22810;&#30000;"
+      "&#12498;&#12459;&#12523; - First Love';");
+  g_autoptr (IcyMetadata) b =
+      parse ("StreamTitle='&#x41;&#X42; &#0; &#xD800; &#99999999; &#12 &#; "
+      "&amp; &#x110000;';");
+
+  g_assert_cmpstr (a->artist, ==, "\xe5\xae\x87\xe5\xa4\x9a\xe7\x94\xb0"
+      "\xe3\x83\x92\xe3\x82\xab\xe3\x83\xab");
+  g_assert_cmpstr (a->title, ==, "First Love");
+  /* the raw text stays as sent */
+  g_assert_nonnull (strstr (a->raw, "&#23431;"));
+  /* only well-formed references to printable characters are decoded */
+  g_assert_cmpstr (b->title, ==,
+      "AB &#0; &#xD800; &#99999999; &#12 &#; &amp; &#x110000;");
+}
+
 static void
 test_never_invalid_utf8 (void)
 {
@@ -420,6 +440,8 @@ main (int argc, char **argv)
       test_charset_cp1252_fallback);
   g_test_add_func ("/icymeta/charset/c1-repair", test_charset_c1_repair);
   g_test_add_func ("/icymeta/charset/explicit", test_charset_explicit);
+  g_test_add_func ("/icymeta/charset/character-references",
+      test_character_references);
   g_test_add_func ("/icymeta/charset/never-invalid-utf8",
       test_never_invalid_utf8);
   g_test_add_func ("/icymeta/block-plausibility", test_block_plausibility);
