@@ -319,7 +319,7 @@ prepare_dir (EchoIcecast * ic, gchar ** user, gchar ** group, GError ** error)
   struct passwd *pw;
   struct group *gr;
 
-  ic->dir = g_dir_make_tmp ("echo-icecast-XXXXXX", error);
+  ic->dir = g_dir_make_tmp (NULL, error);
   if (ic->dir == NULL)
     return FALSE;
   logdir = g_build_filename (ic->dir, "log", NULL);

@@ -39,6 +39,7 @@ typedef struct
   GPtrArray *buffers;           /* GstBuffer* */
   GstCaps *caps;
   guint segments;
+  GstBus *bus;                  /* the element's messages */
 } Output;
 
 static GstPadProbeReturn
@@ -106,6 +107,7 @@ output_clear (Output * out)
   g_ptr_array_unref (out->tag_artists);
   g_ptr_array_unref (out->buffers);
   gst_caps_replace (&out->caps, NULL);
+  gst_clear_object (&out->bus);
 }
 
 static GstHarness *
@@ -117,7 +119,17 @@ harness_new (const gchar * factory, Output * out)
   gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER |
       GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, record_output, out, NULL);
   gst_object_unref (src);
+  out->bus = gst_bus_new ();
+  gst_element_set_bus (h->element, out->bus);
   return h;
+}
+
+static void
+harness_finish (GstHarness * h, Output * out)
+{
+  gst_element_set_bus (h->element, NULL);
+  gst_harness_teardown (h);
+  output_clear (out);
 }
 
 static GstBuffer *
@@ -206,8 +218,7 @@ GST_START_TEST (test_strips_metadata_byte_exact)
   fail_unless (out.caps != NULL);
   fail_unless (gst_structure_has_name (gst_caps_get_structure (out.caps, 0),
           "audio/mpeg"));
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -226,8 +237,7 @@ GST_START_TEST (test_every_split_position)
     h = mp3_harness (83, &out);
     push_pieces (h, ts->stream->data, ts->stream->len, &cut, 1);
     assert_output_matches (&out, ts);
-    gst_harness_teardown (h);
-    output_clear (&out);
+    harness_finish (h, &out);
   }
 }
 
@@ -246,8 +256,7 @@ GST_START_TEST (test_one_byte_buffers)
   h = mp3_harness (50, &out);
   push_pieces (h, ts->stream->data, ts->stream->len, cuts, ts->stream->len);
   assert_output_matches (&out, ts);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -289,8 +298,7 @@ GST_START_TEST (test_zero_copy)
   assert_output_matches (&out, ts);
   gst_buffer_unmap (in, &in_map);
   gst_buffer_unref (in);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -324,8 +332,7 @@ GST_START_TEST (test_timestamps_and_offsets)
     fail_unless_equals_uint64 (GST_BUFFER_OFFSET (b), i * 100);
     fail_unless_equals_uint64 (GST_BUFFER_OFFSET_END (b), (i + 1) * 100);
   }
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -381,39 +388,27 @@ GST_START_TEST (test_typefind_without_content_type)
           "audio/mpeg"));
   assert_output_matches (&out, ts);
   fail_unless_equals_int (out.segments, 1);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
-
-static GstMessage *
-pop_message (GstBus * bus, GstMessageType type)
-{
-  return gst_bus_pop_filtered (bus, type);
-}
 
 GST_START_TEST (test_untypable_audio_is_an_error)
 {
   g_autoptr (IcyTestStream) ts = icy_test_stream_new (500, 3000, NULL,
       texts, 1);
-  GstBus *bus = gst_bus_new ();
   GstMessage *msg;
   Output out;
   GstHarness *h;
 
   output_init (&out);
   h = harness_new ("icymetademux", &out);
-  gst_element_set_bus (h->element, bus);
   gst_harness_set_src_caps_str (h, "application/x-icy, metadata-interval=500");
   push_pieces (h, ts->stream->data, ts->stream->len, NULL, 0);
-  msg = pop_message (bus, GST_MESSAGE_ERROR);
+  msg = gst_bus_pop_filtered (out.bus, GST_MESSAGE_ERROR);
   fail_unless (msg != NULL, "random bytes must not be given a type");
   gst_message_unref (msg);
-  gst_element_set_bus (h->element, NULL);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -443,8 +438,7 @@ GST_START_TEST (test_interval_change_mid_stream)
   g_byte_array_append (expected, b->audio->data, b->audio->len);
   fail_unless_equals_int (out.audio->len, expected->len);
   fail_unless (memcmp (out.audio->data, expected->data, expected->len) == 0);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -456,7 +450,6 @@ GST_START_TEST (test_resync_warns_once)
   g_autoptr (IcyTestStream) ts = icy_test_stream_new (metaint, 60 * metaint,
       NULL, texts, 1);
   g_autoptr (GByteArray) holed = g_byte_array_new ();
-  GstBus *bus = gst_bus_new ();
   GstMessage *msg;
   Output out;
   GstHarness *h;
@@ -472,10 +465,9 @@ GST_START_TEST (test_resync_warns_once)
 
   output_init (&out);
   h = mp3_harness (metaint, &out);
-  gst_element_set_bus (h->element, bus);
   push_pieces (h, holed->data, holed->len, (gsize[]) {
       1000, 5000, 9000}, 3);
-  while ((msg = pop_message (bus, GST_MESSAGE_WARNING))) {
+  while ((msg = gst_bus_pop_filtered (out.bus, GST_MESSAGE_WARNING))) {
     warnings++;
     gst_message_unref (msg);
   }
@@ -488,10 +480,7 @@ GST_START_TEST (test_resync_warns_once)
     fail_unless_equals_string (g_ptr_array_index (out.tag_titles,
             out.tag_titles->len - i), expect_title[which]);
   }
-  gst_element_set_bus (h->element, NULL);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -522,8 +511,7 @@ GST_START_TEST (test_random_bytes_never_crash)
       if (g_ptr_array_index (out.tag_titles, i))
         fail_unless (g_utf8_validate (g_ptr_array_index (out.tag_titles, i),
                 -1, NULL));
-    gst_harness_teardown (h);
-    output_clear (&out);
+    harness_finish (h, &out);
   }
   g_rand_free (rand);
 }
@@ -533,25 +521,20 @@ GST_END_TEST;
 GST_START_TEST (test_eos_inside_block)
 {
   g_autoptr (IcyTestStream) ts = icy_test_stream_new (300, 900, NULL, texts, 1);
-  GstBus *bus = gst_bus_new ();
   GstMessage *msg;
   Output out;
   GstHarness *h;
 
   output_init (&out);
   h = mp3_harness (300, &out);
-  gst_element_set_bus (h->element, bus);
   /* the length byte of the first block points past the end */
   push_pieces (h, ts->stream->data, 300 + 1 + 20, NULL, 0);
   fail_unless_equals_int (out.audio->len, 300);
   fail_unless (memcmp (out.audio->data, ts->audio->data, 300) == 0);
-  msg = pop_message (bus, GST_MESSAGE_WARNING);
+  msg = gst_bus_pop_filtered (out.bus, GST_MESSAGE_WARNING);
   fail_unless (msg != NULL);
   gst_message_unref (msg);
-  gst_element_set_bus (h->element, NULL);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -571,8 +554,7 @@ GST_START_TEST (test_property_interval)
       "metadata-interval=(int)0, content-type=(string)audio/mpeg");
   push_pieces (h, ts->stream->data, ts->stream->len, NULL, 0);
   assert_output_matches (&out, ts);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -621,8 +603,7 @@ GST_START_TEST (test_inband_response_head)
   fail_unless_equals_int (bitrate, 128000);
   g_free (organization);
   gst_event_unref (tag_event);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -672,8 +653,7 @@ GST_START_TEST (test_http_headers_event_and_upstream_tags)
   g_free (s);
   gst_event_unref (tag_event);
   gst_structure_free (response);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -681,7 +661,6 @@ GST_END_TEST;
 GST_START_TEST (test_message_fields)
 {
   g_autoptr (IcyTestStream) ts = icy_test_stream_new (100, 300, NULL, texts, 1);
-  GstBus *bus = gst_bus_new ();
   GstMessage *msg;
   const GstStructure *s;
   const GValue *keys, *values;
@@ -691,11 +670,10 @@ GST_START_TEST (test_message_fields)
 
   output_init (&out);
   h = mp3_harness (100, &out);
-  gst_element_set_bus (h->element, bus);
   push_pieces (h, ts->stream->data, ts->stream->len, NULL, 0);
 
   /* first block: Guns N' Roses, at audio byte 100 */
-  msg = pop_message (bus, GST_MESSAGE_ELEMENT);
+  msg = gst_bus_pop_filtered (out.bus, GST_MESSAGE_ELEMENT);
   fail_unless (msg != NULL);
   s = gst_message_get_structure (msg);
   fail_unless (gst_structure_has_name (s, "icy-metadata"));
@@ -721,7 +699,7 @@ GST_START_TEST (test_message_fields)
   gst_message_unref (msg);
 
   /* second: StreamUrl, raw offset past the first block */
-  msg = pop_message (bus, GST_MESSAGE_ELEMENT);
+  msg = gst_bus_pop_filtered (out.bus, GST_MESSAGE_ELEMENT);
   s = gst_message_get_structure (msg);
   fail_unless_equals_string (gst_structure_get_string (s, "stream-url"),
       "http://example.com/");
@@ -731,16 +709,13 @@ GST_START_TEST (test_message_fields)
   gst_message_unref (msg);
 
   /* third: cleared */
-  msg = pop_message (bus, GST_MESSAGE_ELEMENT);
+  msg = gst_bus_pop_filtered (out.bus, GST_MESSAGE_ELEMENT);
   s = gst_message_get_structure (msg);
   fail_unless_equals_string (gst_structure_get_string (s, "stream-title"), "");
   fail_unless (!gst_structure_has_field (s, "title"));
   gst_message_unref (msg);
 
-  gst_element_set_bus (h->element, NULL);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -759,8 +734,7 @@ GST_START_TEST (test_repeated_block_reported_once)
   fail_unless_equals_int (ts->block_texts->len, 10);
   fail_unless_equals_int (out.tag_titles->len, 1);
   fail_unless_equals_uint64 (g_array_index (out.tag_offsets, guint64, 0), 100);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -798,8 +772,7 @@ GST_START_TEST (test_current_title_and_options)
   fail_unless_equals_string (g_ptr_array_index (out.tag_titles, 0),
       "Caf\xc3\xa9 - Ol\xc3\xa9");
   fail_unless (g_ptr_array_index (out.tag_artists, 0) == NULL);
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
@@ -825,8 +798,7 @@ GST_START_TEST (test_explicit_charset)
   fail_unless_equals_string (g_ptr_array_index (out.tag_titles, 0),
       "\xd0\x93\xd1\x80\xd1\x83\xd0\xbf\xd0\xbf\xd0\xb0 "
       "\xd0\xba\xd1\x80\xd0\xbe\xd0\xb2\xd0\xb8");
-  gst_harness_teardown (h);
-  output_clear (&out);
+  harness_finish (h, &out);
 }
 
 GST_END_TEST;
