@@ -42,6 +42,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "icytest.h"
+
 #ifdef HAVE_VALGRIND_CALLGRIND_H
 #include <valgrind/callgrind.h>
 #else
@@ -211,20 +213,6 @@ encode_mp3 (guint seconds, GError ** error)
   return g_byte_array_free_to_bytes (g_steal_pointer (&mp3));
 }
 
-static void
-append_block (GByteArray * out, const gchar * text)
-{
-  static const guint8 zeros[16] = { 0 };
-  gsize len = text ? strlen (text) : 0;
-  guint8 length_byte = (guint8) ((len + 15) / 16);
-
-  g_byte_array_append (out, &length_byte, 1);
-  if (len == 0)
-    return;
-  g_byte_array_append (out, (const guint8 *) text, len);
-  g_byte_array_append (out, zeros, length_byte * 16 - len);
-}
-
 static gboolean
 build_workload (Workload * w, GError ** error)
 {
@@ -267,10 +255,10 @@ build_workload (Workload * w, GError ** error)
       g_autofree gchar *text =
           g_strdup_printf ("StreamTitle='%s';StreamUrl='';", current);
 
-      append_block (out, text);
+      icy_test_append_block (out, text);
       w->n_nonzero_blocks++;
     } else {
-      append_block (out, NULL);
+      icy_test_append_block (out, "");
     }
     block++;
   }
