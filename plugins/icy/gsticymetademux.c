@@ -671,6 +671,21 @@ drain (GstIcyMetaDemux * self)
   return ret;
 }
 
+/* Ends the wait for a response head: the held bytes from @from on, as a buffer to split
+ * (NULL when there are none). */
+static GstBuffer *
+take_head_bytes (GstIcyMetaDemux * self, gsize from)
+{
+  GstBuffer *rest = NULL;
+
+  if (self->head_bytes->len > from)
+    rest = gst_buffer_new_memdup (self->head_bytes->data + from,
+        self->head_bytes->len - from);
+  g_byte_array_set_size (self->head_bytes, 0);
+  self->head_state = HEAD_DONE;
+  return rest;
+}
+
 static GstFlowReturn
 process_head_bytes (GstIcyMetaDemux * self, GstBuffer * buf)
 {
@@ -678,9 +693,8 @@ process_head_bytes (GstIcyMetaDemux * self, GstBuffer * buf)
   g_autofree gchar *charset = NULL;
   IcyHeadResult r;
   GstBuffer *rest;
-  GstFlowReturn ret;
+  GstFlowReturn ret = GST_FLOW_OK;
   gboolean accumulated = self->head_bytes->len > 0;
-
   GstMapInfo map;
 
   if (gst_buffer_map (buf, &map, GST_MAP_READ)) {
@@ -696,19 +710,16 @@ process_head_bytes (GstIcyMetaDemux * self, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_OK;
   }
-  self->head_state = HEAD_DONE;
 
   if (r == ICY_HEAD_NOT_A_HEAD) {
     /* the usual case: a first buffer that is plain stream goes on untouched */
-    if (accumulated) {
-      rest = gst_buffer_new_memdup (self->head_bytes->data,
-          self->head_bytes->len);
-      gst_buffer_copy_into (rest, buf, GST_BUFFER_COPY_FLAGS, 0, -1);
-      gst_buffer_unref (buf);
-    } else {
-      rest = buf;
+    if (!accumulated) {
+      take_head_bytes (self, G_MAXSIZE);
+      return split (self, buf);
     }
-    g_byte_array_set_size (self->head_bytes, 0);
+    rest = take_head_bytes (self, 0);
+    gst_buffer_copy_into (rest, buf, GST_BUFFER_COPY_FLAGS, 0, -1);
+    gst_buffer_unref (buf);
     return split (self, rest);
   }
 
@@ -725,13 +736,9 @@ process_head_bytes (GstIcyMetaDemux * self, GstBuffer * buf)
       set_src_caps (self, caps);
   }
 
-  ret = GST_FLOW_OK;
-  if (self->head_bytes->len > head->length) {
-    rest = gst_buffer_new_memdup (self->head_bytes->data + head->length,
-        self->head_bytes->len - head->length);
+  rest = take_head_bytes (self, head->length);
+  if (rest != NULL)
     ret = split (self, rest);
-  }
-  g_byte_array_set_size (self->head_bytes, 0);
   icy_response_head_free (head);
   gst_buffer_unref (buf);
   return ret;
@@ -882,13 +889,11 @@ gst_icy_meta_demux_sink_event (GstPad * pad, GstObject * parent,
       return gst_pad_push_event (self->srcpad, event);
 
     case GST_EVENT_EOS:
-      if (self->head_state == HEAD_UNDECIDED && self->head_bytes->len > 0) {
-        GstBuffer *rest = gst_buffer_new_memdup (self->head_bytes->data,
-            self->head_bytes->len);
+      if (self->head_state == HEAD_UNDECIDED) {
+        GstBuffer *rest = take_head_bytes (self, 0);
 
-        self->head_state = HEAD_DONE;
-        g_byte_array_set_size (self->head_bytes, 0);
-        split (self, rest);
+        if (rest != NULL)
+          split (self, rest);
       }
       drain (self);
       typefind (self, TRUE);

@@ -157,7 +157,6 @@ lose_sync (IcyStream * s, IcyChunk * chunk)
   g_byte_array_prepend (s->held, s->block, block_bytes);
   s->raw_offset -= block_bytes;
   s->state = ICY_STATE_RESYNC;
-  s->lost_sync_count++;
 
   memset (chunk, 0, sizeof (*chunk));
   chunk->kind = ICY_CHUNK_LOST_SYNC;

@@ -75,7 +75,6 @@ typedef struct
   gsize input_size, input_pos;
 
   guint64 audio_offset, raw_offset;
-  guint lost_sync_count;
 } IcyStream;
 
 void icy_stream_init (IcyStream * s, guint metaint);
