@@ -9,8 +9,11 @@
 /* How far back the offset minima look once the rate is known. */
 #define OFFSET_WINDOW_NS (10 * G_GUINT64_CONSTANT (1000000000))
 #define MAX_POINTS 16384
-/* The rate is trusted once this much time is covered. */
+/* The rate is trusted once this much time is covered: 3 s on a path with milliseconds of
+ * jitter, proportionally less on a quiet one (a LAN, loopback), never under 300 ms. */
 #define RATE_MIN_SPAN_NS (3 * G_GUINT64_CONSTANT (1000000000))
+#define RATE_MIN_SPAN_FLOOR_NS (300 * G_GUINT64_CONSTANT (1000000))
+#define RATE_JITTER_REF_NS 5e6
 #define MIN_POINTS_PER_DIRECTION 4
 
 typedef struct {
@@ -162,6 +165,21 @@ cloud_recent_min (const Cloud * c, guint64 now, double slope, guint64 window)
   return best;
 }
 
+/* Typical queuing on the path: the mean of y above its minimum. */
+static double
+cloud_jitter (const Cloud * c)
+{
+  const Point *pts = (const Point *) c->points->data;
+  double min = G_MAXDOUBLE, sum = 0;
+  guint i;
+
+  for (i = 0; i < c->points->len; i++) {
+    sum += pts[i].y;
+    min = MIN (min, (double) pts[i].y);
+  }
+  return c->points->len ? sum / c->points->len - min : 0;
+}
+
 static guint64
 cloud_first_time (const Cloud * c)
 {
@@ -175,7 +193,8 @@ echo_clock_estimator_estimate (EchoClockEstimator * est, guint64 now,
   const Cloud *f = &est->forward, *b = &est->backward;
   double slope_f, slope_b, drift = 0;       /* drift: d(offset)/dt */
   double min_f, min_b;
-  guint64 first, span, window;
+  guint64 first, span, window, rate_span;
+  double jitter;
 
   if (f->points->len < MIN_POINTS_PER_DIRECTION ||
       b->points->len < MIN_POINTS_PER_DIRECTION)
@@ -184,7 +203,10 @@ echo_clock_estimator_estimate (EchoClockEstimator * est, guint64 now,
   first = MAX (cloud_first_time (f), cloud_first_time (b));
   span = now > first ? now - first : 0;
   out->rate_valid = FALSE;
-  if (span >= RATE_MIN_SPAN_NS && cloud_envelope_slope (f, &slope_f) &&
+  jitter = MAX (cloud_jitter (f), cloud_jitter (b));
+  rate_span = (guint64) CLAMP (RATE_MIN_SPAN_NS * jitter / RATE_JITTER_REF_NS,
+      RATE_MIN_SPAN_FLOOR_NS, RATE_MIN_SPAN_NS);
+  if (span >= rate_span && cloud_envelope_slope (f, &slope_f) &&
       cloud_envelope_slope (b, &slope_b)) {
     /* forward y = d_f - offset(t), backward y = d_b + offset(t) */
     drift = (slope_b - slope_f) / 2;

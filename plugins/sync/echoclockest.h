@@ -26,7 +26,8 @@ typedef struct {
   guint64 local_ref;
   gint64 remote_ref;
   double rate;
-  gboolean rate_valid;        /* FALSE while the window is too short: rate is 1.0 */
+  gboolean rate_valid;        /* FALSE while the window is too short for the path's
+                               * jitter (up to 3 s): rate is 1.0 */
   guint n_forward;
   guint n_backward;
   double span_s;              /* time covered by the samples */

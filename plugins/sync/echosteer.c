@@ -11,10 +11,11 @@ echo_steer_init (EchoSteer * s, double rate_in, double rate_out, double max_corr
 {
   s->rate_in = rate_in;
   s->rate_out = rate_out;
-  /* position errors decay with a 1 s time constant. No integral term: the measured
-   * device rate already removes the steady drift, and an integral would only add a slow
-   * overshoot */
-  s->kp = 1.0;
+  /* position errors decay with a 0.25 s time constant: fast enough to follow the
+   * session clock's slewing (at most 200 ppm: 50 us behind), slow enough that measurement
+   * noise moves the pitch by a few ppm only. No integral term: the measured device rate
+   * already removes the steady drift, and an integral would only add a slow overshoot */
+  s->kp = 4.0;
   s->max_correction = max_correction;
   echo_steer_reset (s);
 }

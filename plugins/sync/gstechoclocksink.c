@@ -161,6 +161,21 @@ measure (EchoClockFollower * self, double *now, guint64 * played, guint64 * done
   return TRUE;
 }
 
+/* Where the device will put the next sample we push (GstAudioBaseSink's next_sample, a
+ * protected field read under its lock), or -1 before the first. With sync=false it
+ * appends there unless that position has already been played (then it moves on to the
+ * next free segment): reading it keeps our count of output positions exact. */
+static gint64
+device_next_sample (EchoClockFollower * self)
+{
+  guint64 next;
+
+  GST_OBJECT_LOCK (self->device);
+  next = self->device->next_sample;
+  GST_OBJECT_UNLOCK (self->device);
+  return next == (guint64) - 1 ? -1 : (gint64) next;
+}
+
 static GstClockTime
 clock_now (EchoClockFollower * self)
 {
@@ -180,9 +195,9 @@ push_silence (EchoClockFollower * self, guint64 frames)
 
     gst_buffer_memset (buf, 0, 0, n * bpf);
     GST_BUFFER_OFFSET (buf) = self->out_next;
-    self->out_next += n;
     frames -= n;
     ret = gst_pad_push (self->srcpad, buf);
+    self->out_next = MAX (device_next_sample (self), 0);
   }
   return ret;
 }
@@ -227,7 +242,14 @@ reset_resampler (EchoClockFollower * self)
   g_clear_pointer (&self->resampler, gst_audio_resampler_free);
   gst_audio_resampler_options_set_quality (GST_AUDIO_RESAMPLER_METHOD_KAISER,
       GST_AUDIO_RESAMPLER_QUALITY_DEFAULT, rate, rate, options);
-  self->in_rate = self->out_rate = rate * RATE_SCALE;
+  /* Interpolated taps, always: with the rate expressed to 1/1000 Hz the "full" mode that
+   * auto picks while in == out would cache taps for millions of phases, computing one
+   * set per output sample (a third of a core, gigabytes of address space) */
+  gst_structure_set (options, GST_AUDIO_RESAMPLER_OPT_FILTER_MODE,
+      GST_TYPE_AUDIO_RESAMPLER_FILTER_MODE, GST_AUDIO_RESAMPLER_FILTER_MODE_INTERPOLATED,
+      NULL);
+  self->out_rate = rate * RATE_SCALE;
+  self->in_rate = self->out_rate + 1;
   self->resampler = gst_audio_resampler_new (GST_AUDIO_RESAMPLER_METHOD_KAISER,
       GST_AUDIO_RESAMPLER_FLAG_VARIABLE_RATE, GST_AUDIO_INFO_FORMAT (&self->info),
       GST_AUDIO_INFO_CHANNELS (&self->info), self->in_rate, self->out_rate, options);
@@ -272,24 +294,22 @@ lock_onto (EchoClockFollower * self, double target, guint frames, GstFlowReturn 
   double rate = GST_AUDIO_INFO_RATE (&self->info), q0, now;
   guint64 played, done;
   gint64 skip = 0;
-  guint latency;
 
   *ret = GST_FLOW_OK;
   query_upstream_latency (self);
-  /* the device starts once its ring buffer is full: fill it with silence, then measure */
-  while (!measure (self, &now, &played, &done)) {
+  /* the device starts once its ring buffer is full: fill it with silence, then measure
+   * once it has really played something (right after starting, its position can still
+   * be the one from before its first period) */
+  while (!measure (self, &now, &played, &done) || played == 0) {
     *ret = push_silence (self, (guint64) rate / 100);
     if (*ret != GST_FLOW_OK)
       return -1;
   }
-  if (self->out_next < done)
-    self->out_next = done;      /* it ran dry: our next write lands after what it played */
   reset_resampler (self);
-  latency = gst_audio_resampler_get_max_latency (self->resampler);
-  /* output position where input position 0 must be heard */
+  /* output position where input position 0 must be heard. GstAudioResampler centres
+   * its filter on zero history, so its output sample 0 is input sample 0: no delay to
+   * account for (it only holds back its latency's worth of input at the end) */
   q0 = (double) played + (target - now) * rate / 1e9;
-  /* the resampler delays its input by its latency */
-  q0 -= latency;
   if (q0 >= self->out_next) {
     *ret = push_silence (self, (guint64) (q0 - self->out_next));
   } else {
@@ -374,13 +394,6 @@ follower_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
       }
     }
   }
-  if (self->locked && device_position (self, &played, &done) && done > self->out_next) {
-    GST_WARNING_OBJECT (self, "the device ran dry");
-    GST_OBJECT_LOCK (self->owner);
-    self->underruns++;
-    GST_OBJECT_UNLOCK (self->owner);
-    self->locked = FALSE;
-  }
   if (!self->locked) {
     skip = lock_onto (self, target, frames, &ret);
     if (skip < 0) {
@@ -410,8 +423,14 @@ follower_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   }
   ratio = self->steer.ratio;
   self->in_rate = (gint) llround (self->out_rate * ratio);
+  /* equal rates switch GstAudioResampler to a path that delays by its latency instead of
+   * centring the filter: stay 0.02 ppm away from it */
+  if (self->in_rate == self->out_rate)
+    self->in_rate++;
   gst_audio_resampler_update (self->resampler, self->in_rate, self->out_rate, NULL);
 
+  if (device_next_sample (self) >= 0)
+    self->out_next = device_next_sample (self);
   self->in_fed += frames;
   frames -= skip;
   out_frames = gst_audio_resampler_get_out_frames (self->resampler, frames);
@@ -426,9 +445,8 @@ follower_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   gst_buffer_unmap (buf, &in_map);
   gst_buffer_unref (buf);
 
-  /* output sample out_next + j plays input position origin + in_out_pos + j * r - lat */
-  history_add (self, self->out_next, self->origin + self->in_out_pos -
-      gst_audio_resampler_get_max_latency (self->resampler),
+  /* output sample out_next + j plays input position origin + in_out_pos + j * r */
+  history_add (self, self->out_next, self->origin + self->in_out_pos,
       (double) self->in_rate / self->out_rate);
   self->in_out_pos += (double) out_frames * self->in_rate / self->out_rate;
   GST_BUFFER_OFFSET (out) = self->out_next;
@@ -438,7 +456,18 @@ follower_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (out);
     return GST_FLOW_OK;
   }
-  return gst_pad_push (self->srcpad, out);
+  ret = gst_pad_push (self->srcpad, out);
+  if (ret == GST_FLOW_OK && device_next_sample (self) != (gint64) self->out_next) {
+    /* the device put it elsewhere: it had already played past that position */
+    GST_WARNING_OBJECT (self, "the device skipped ahead by %" G_GINT64_FORMAT
+        " samples", device_next_sample (self) - (gint64) self->out_next);
+    GST_OBJECT_LOCK (self->owner);
+    self->underruns++;
+    GST_OBJECT_UNLOCK (self->owner);
+    self->out_next = MAX (device_next_sample (self), 0);
+    self->locked = FALSE;
+  }
+  return ret;
 }
 
 static gboolean

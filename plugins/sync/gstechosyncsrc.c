@@ -80,13 +80,15 @@ GST_DEBUG_CATEGORY_STATIC (echo_sync_src_debug);
 /* A missing packet is requested after this much reordering allowance. */
 #define NACK_REORDER_NS (3 * GST_MSECOND)
 #define NACK_MAX_TRIES 8
-/* The clock must be this good before output starts: samples in each direction. */
+/* The clock must be this good before output starts: samples in each direction, over at
+ * least this long. */
 #define LOCK_MIN_SAMPLES 24
+#define LOCK_MIN_SPAN_S 0.3
 /* After this much concealment in a row, output plain silence. */
 #define MAX_CONCEAL_NS (200 * GST_MSECOND)
 /* The published clock follows the estimate at most this fast once output started. */
-#define SLEW_MAX 500e-6
-#define SLEW_TIME_NS (1 * GST_SECOND)
+#define SLEW_MAX 200e-6
+#define SLEW_TIME_NS (500 * GST_MSECOND)
 #define STEP_THRESHOLD_NS (20 * GST_MSECOND)
 
 typedef enum {
@@ -358,7 +360,8 @@ maybe_start (GstEchoSyncSrc * self)
 
   if (self->started || !self->have_anchor || !self->clock_valid ||
       self->estimate.n_backward < LOCK_MIN_SAMPLES ||
-      self->estimate.n_forward < LOCK_MIN_SAMPLES)
+      self->estimate.n_forward < LOCK_MIN_SAMPLES ||
+      self->estimate.span_s < LOCK_MIN_SPAN_S)
     return;
   now = session_now (self);
   /* frames between the anchor and the first one we can still deliver in time */

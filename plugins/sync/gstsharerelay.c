@@ -594,6 +594,9 @@ publish_packet (GstShareRelay * self, const guint8 * data, guint len, guint samp
   slot->capture = capture;
   slot->len = len;
   memcpy (slot->data, data, len);
+  GST_LOG_OBJECT (self, "seq %u index %" G_GUINT64_FORMAT " capture %" GST_TIME_FORMAT
+      " (%" G_GINT64_FORMAT " ns before now)", slot->seq, slot->index,
+      GST_TIME_ARGS (capture), (gint64) (session_now (self) - capture));
   self->next_index += samples;
   self->discont = FALSE;
   self->stat_packets++;
@@ -645,8 +648,9 @@ capture_time (GstShareRelay * self, GstBuffer * buf)
       GST_BUFFER_PTS (buf));
   if (!GST_CLOCK_TIME_IS_VALID (rt))
     return now;
-  clock_time = rt + gst_element_get_base_time (GST_ELEMENT (self)) +
-      gst_base_sink_get_latency (sink);
+  /* the capture time itself, not when the sink renders it: for a live source that is
+   * the pipeline latency later, and the session latency must cover it */
+  clock_time = rt + gst_element_get_base_time (GST_ELEMENT (self));
   clock = GST_ELEMENT_CLOCK (self);
   if (!clock || clock == self->session_clock)
     return clock ? clock_time : now;
@@ -1196,4 +1200,6 @@ gst_share_relay_init (GstShareRelay * self)
   self->session_clock = echo_session_clock_new ("sharerelay-session-clock");
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_PROVIDE_CLOCK);
   gst_base_sink_set_sync (GST_BASE_SINK (self), TRUE);
+  /* encoding and sending take microseconds: send each frame as soon as it is due */
+  gst_base_sink_set_processing_deadline (GST_BASE_SINK (self), 0);
 }
