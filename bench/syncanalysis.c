@@ -352,7 +352,7 @@ since_join_ms (const EchoSyncReceiver * r, gint i)
 gboolean
 echo_sync_receiver_window_usable (const EchoSyncReceiver * r, guint i)
 {
-  return r->converge_1ms >= 0 && i >= (guint) r->converge_1ms &&
+  return r->settled >= 0 && i >= (guint) r->settled &&
       i < r->n_analysed && !g_array_index (r->windows, EchoSyncWindow, i).bad;
 }
 
@@ -445,6 +445,14 @@ echo_sync_analyse (const EchoSyncRec * rec, const gchar * name,
     r->n_analysed--;
 
   r->converge_1ms = find_convergence (r, 1000.0);
+  r->settled = r->converge_1ms;
+  if (r->settled < 0 && r->first_audio >= 0) {
+    for (i = r->first_audio; i < r->n_analysed; i++)
+      if (w[i].centre_ns >= w[r->first_audio].centre_ns + 5e9) {
+        r->settled = i;
+        break;
+      }
+  }
   r->converge_100us = find_convergence (r, 100.0);
   r->converge_1ms_ms = since_join_ms (r, r->converge_1ms);
   r->converge_100us_ms = since_join_ms (r, r->converge_100us);

@@ -65,6 +65,9 @@ typedef struct
   gint first_audio;             /* first non-silent window, -1 if none */
 
   gint converge_1ms;            /* window index; -1 = never */
+  gint settled;                 /* where offsets are counted from: converge_1ms, or for a
+                                 * receiver that never gets within 1 ms, 5 s after its
+                                 * first audio (so a poor receiver still has figures) */
   gint converge_100us;
   gdouble converge_1ms_ms;      /* its centre - join_ns, ms; INFINITY if never */
   gdouble converge_100us_ms;

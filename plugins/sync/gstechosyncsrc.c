@@ -188,6 +188,7 @@ struct _GstEchoSyncSrc {
   guint32 high_seq;             /* one past the highest sequence number received */
   gboolean output_running;      /* buffers have left: the clock only slews from now */
   gboolean need_discont;
+  gboolean reset_decoder;
   guint64 st_received, st_repairs, st_duplicates, st_late, st_fec, st_plc, st_nacks;
   guint64 st_dropped;
   guint st_resyncs;
@@ -347,6 +348,8 @@ reset_timeline (GstEchoSyncSrc * self)
   echo_clock_estimator_reset (self->estimator);
   self->output_running = FALSE;
   self->clock_valid = FALSE;
+  /* the decoder's state belongs to the old stream */
+  self->reset_decoder = TRUE;
 }
 
 /* Decides where output starts once the clock is good and a packet is known: at the
@@ -571,7 +574,11 @@ handle_datagram (GstEchoSyncSrc * self, const guint8 * data, gsize len, guint64 
         self->st_dropped++;
         break;
       }
-      GST_INFO_OBJECT (self, "the relay ended our subscription");
+      if (!self->relay_lost)
+        GST_ELEMENT_WARNING (self, RESOURCE, READ,
+            ("The relay ended the session; playing silence and trying to reconnect"),
+            (NULL));
+      self->relay_lost = TRUE;
       self->keyed = FALSE;
       restart_handshake (self);
       break;
@@ -812,7 +819,7 @@ gst_echo_sync_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   guint payload_len = 0, fec_len = 0;
   guint channels, rate, samples;
   guint64 capture, index, latency, base_time;
-  gboolean have = FALSE, discont;
+  gboolean have = FALSE, discont, reset_decoder;
   GstBuffer *buf;
   GstMapInfo map;
   gint64 pts;
@@ -878,6 +885,8 @@ next_frame:
   latency = self->latency_ns;
   discont = self->need_discont;
   self->need_discont = FALSE;
+  reset_decoder = self->reset_decoder;
+  self->reset_decoder = FALSE;
   if (!have) {
     if (fec_len)
       self->st_fec++;
@@ -901,6 +910,8 @@ next_frame:
   }
   if (!ensure_decoder (self, rate, channels))
     return GST_FLOW_ERROR;
+  if (reset_decoder)
+    opus_decoder_ctl (self->decoder, OPUS_RESET_STATE);
 
   buf = gst_buffer_new_allocate (NULL, samples * channels * sizeof (gfloat), NULL);
   gst_buffer_map (buf, &map, GST_MAP_WRITE);
