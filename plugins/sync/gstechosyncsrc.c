@@ -576,7 +576,8 @@ handle_datagram (GstEchoSyncSrc * self, const guint8 * data, gsize len, guint64 
       }
       if (!self->relay_lost)
         GST_ELEMENT_WARNING (self, RESOURCE, READ,
-            ("The relay ended the session; playing silence and trying to reconnect"),
+            ("The relay stopped sending (it ended the session); playing silence and "
+                "trying to reconnect"),
             (NULL));
       self->relay_lost = TRUE;
       self->keyed = FALSE;

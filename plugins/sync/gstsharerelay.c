@@ -671,6 +671,12 @@ gst_share_relay_render (GstBaseSink * sink, GstBuffer * buf)
     if (!gst_buffer_map (buf, &map, GST_MAP_READ))
       return GST_FLOW_ERROR;
     samples = opus_packet_get_nb_samples (map.data, map.size, SESSION_RATE);
+    if (samples > 0 && (guint) samples != self->frame_samples) {
+      /* receivers learn the frame size when they subscribe: take the encoder's */
+      g_mutex_lock (&self->lock);
+      self->frame_samples = samples;
+      g_mutex_unlock (&self->lock);
+    }
     if (samples > 0)
       publish_packet (self, map.data, map.size, samples, capture);
     else
@@ -778,7 +784,7 @@ gst_share_relay_set_caps (GstBaseSink * sink, GstCaps * caps)
       self->lookahead = lookahead;
     }
   }
-  if (self->channels && self->channels != (guint) channels && self->stat_packets) {
+  if (self->channels != (guint) channels && self->stat_packets) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
         ("the session's channel count cannot change while it runs"));
     return FALSE;
@@ -831,6 +837,9 @@ gst_share_relay_start (GstBaseSink * sink)
   self->latency_ns = self->latency_ms * GST_MSECOND;
   self->token_copy = self->token && *self->token ? g_strdup (self->token) : NULL;
   self->ring_size = MAX (16, self->buffer_time_ms * 1000 / self->frame_duration);
+  /* what SUBSCRIBED announces until the caps say otherwise (Opus input) */
+  self->frame_samples = SESSION_RATE / (1000000 / self->frame_duration);
+  self->channels = self->channels_prop;
   GST_OBJECT_UNLOCK (self);
 
   self->fd = echo_net_bind (address, port, &self->bound_port, &error);
