@@ -296,11 +296,12 @@ on_bus_message (GstBus * bus, GstMessage * msg, gpointer data)
     }
     case GST_MESSAGE_WARNING:{
       g_autoptr (GError) err = NULL;
+      g_autofree gchar *debug = NULL;
       g_autofree gchar *path = gst_object_get_path_string (msg->src);
 
-      gst_message_parse_warning (msg, &err, NULL);
-      g_printerr ("sync-baseline-receiver: warning from %s: %s\n", path,
-          err->message);
+      gst_message_parse_warning (msg, &err, &debug);
+      g_printerr ("sync-baseline-receiver: warning from %s: %s%s%s\n", path,
+          err->message, debug ? "\n" : "", debug ? debug : "");
       break;
     }
     case GST_MESSAGE_EOS:

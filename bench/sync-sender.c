@@ -308,8 +308,10 @@ stop_push_thread (Sender * s)
 
 /* ---- bus, signals -------------------------------------------------------------------- */
 
+/* Prints the anchor and starts the live source, once the pipeline has its clock and
+ * base time. */
 static void
-on_playing (Sender * s)
+start_streaming (Sender * s)
 {
   gchar skew[G_ASCII_DTOSTR_BUF_SIZE];
 
@@ -354,10 +356,12 @@ on_bus_message (GstBus * bus, GstMessage * msg, gpointer data)
     }
     case GST_MESSAGE_WARNING:{
       g_autoptr (GError) err = NULL;
+      g_autofree gchar *debug = NULL;
       g_autofree gchar *path = gst_object_get_path_string (msg->src);
 
-      gst_message_parse_warning (msg, &err, NULL);
-      g_printerr ("sync-sender: warning from %s: %s\n", path, err->message);
+      gst_message_parse_warning (msg, &err, &debug);
+      g_printerr ("sync-sender: warning from %s: %s%s%s\n", path, err->message,
+          debug ? "\n" : "", debug ? debug : "");
       break;
     }
     case GST_MESSAGE_EOS:
@@ -371,7 +375,7 @@ on_bus_message (GstBus * bus, GstMessage * msg, gpointer data)
 
         gst_message_parse_state_changed (msg, NULL, &new_state, NULL);
         if (new_state == GST_STATE_PLAYING)
-          on_playing (s);
+          start_streaming (s);
       }
       break;
     default:
@@ -412,12 +416,12 @@ make_appsrc (void)
       "rate", G_TYPE_INT, ECHO_SYNC_SIGNAL_RATE,
       "channels", G_TYPE_INT, CHANNELS,
       "channel-mask", GST_TYPE_BITMASK, (guint64) 0x3, NULL);
+  /* like a capture device with 10 ms periods; appsrc's own queue buffers more */
   g_object_set (src, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME,
       "do-timestamp", FALSE, "block", FALSE,
       "min-latency", (gint64) gst_util_uint64_scale (FRAMES_PER_BUFFER,
           GST_SECOND, ECHO_SYNC_SIGNAL_RATE),
-      "max-latency", (gint64) gst_util_uint64_scale (FRAMES_PER_BUFFER,
-          GST_SECOND, ECHO_SYNC_SIGNAL_RATE), NULL);
+      "max-latency", (gint64) - 1, NULL);
   return src;
 }
 
@@ -746,6 +750,13 @@ main (int argc, char *argv[])
     /* the bus watch reports the error message, if any */
     while (g_main_context_iteration (NULL, FALSE));
   } else {
+    g_autoptr (GstClock) clock = gst_element_get_clock (s.pipeline);
+
+    /* A live pipeline has its clock and base time as soon as it has gone through
+     * PAUSED -> PLAYING, but it only posts PLAYING once every sink is prerolled: an
+     * async sink (sharerelay) needs data first, so stream now. */
+    if (clock != NULL)
+      start_streaming (&s);
     g_main_loop_run (s.loop);
   }
 
