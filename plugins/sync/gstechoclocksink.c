@@ -306,10 +306,20 @@ lock_onto (EchoClockFollower * self, double target, guint frames, GstFlowReturn 
       return -1;
   }
   reset_resampler (self);
-  /* output position where input position 0 must be heard. GstAudioResampler centres
-   * its filter on zero history, so its output sample 0 is input sample 0: no delay to
-   * account for (it only holds back its latency's worth of input at the end) */
-  q0 = (double) played + (target - now) * rate / 1e9;
+  /* Fill with silence up to the output position where input position 0 must be heard,
+   * measuring again after every period: a device that skips ahead while it is being
+   * filled moves that position. GstAudioResampler centres its filter on zero history,
+   * so its output sample 0 is input sample 0: no delay to account for. */
+  for (;;) {
+    guint64 chunk = (guint64) rate / 100;
+
+    q0 = (double) played + (target - now) * rate / 1e9;
+    if (q0 < (double) (self->out_next + chunk))
+      break;
+    *ret = push_silence (self, chunk);
+    if (*ret != GST_FLOW_OK || !measure (self, &now, &played, &done))
+      return -1;
+  }
   if (q0 >= self->out_next) {
     *ret = push_silence (self, (guint64) (q0 - self->out_next));
   } else {

@@ -740,11 +740,12 @@ gst_share_relay_set_caps (GstBaseSink * sink, GstCaps * caps)
   GstShareRelay *self = GST_SHARE_RELAY (sink);
   GstStructure *s = gst_caps_get_structure (caps, 0);
   gint channels = 0;
+  guint frame_samples;
   int err;
 
   free_encoder (self);
   GST_OBJECT_LOCK (self);
-  self->frame_samples = SESSION_RATE / (1000000 / self->frame_duration);
+  frame_samples = SESSION_RATE / (1000000 / self->frame_duration);
   channels = self->channels_prop;
   GST_OBJECT_UNLOCK (self);
 
@@ -789,7 +790,11 @@ gst_share_relay_set_caps (GstBaseSink * sink, GstCaps * caps)
         ("the session's channel count cannot change while it runs"));
     return FALSE;
   }
+  /* the network thread announces these to subscribers */
+  g_mutex_lock (&self->lock);
   self->channels = channels;
+  self->frame_samples = frame_samples;
+  g_mutex_unlock (&self->lock);
   GST_INFO_OBJECT (self, "session format: Opus %u ch, %u-sample frames, lookahead %u",
       self->channels, self->frame_samples, self->lookahead);
   return TRUE;

@@ -229,7 +229,9 @@ client_recv_any (Client * c, guint timeout_ms, Datagram * d)
       continue;
     d->len = n;
     res = echo_packet_parse (d->data, d->len, &d->p);
-    fail_unless_equals_int (res, ECHO_PARSE_OK);
+    fail_unless (res == ECHO_PARSE_OK, "the relay sent a malformed %s: %s",
+        d->len > 3 ? echo_packet_type_to_string (d->data[3]) : "datagram",
+        echo_parse_result_to_string (res));
     fail_unless (d->p.session_id == c->session_id,
         "a datagram of another session");
     return TRUE;
@@ -663,6 +665,96 @@ GST_START_TEST (test_full_relay_refuses)
 
 GST_END_TEST;
 
+static void
+push_frames (GstElement * appsrc, guint n, guint * pushed)
+{
+  guint i;
+
+  for (i = 0; i < n; i++, (*pushed)++) {
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, 480 * 2 * sizeof (gfloat), NULL);
+    GstFlowReturn ret;
+
+    gst_buffer_memset (buf, 0, 0, gst_buffer_get_size (buf));
+    GST_BUFFER_PTS (buf) = *pushed * 10 * GST_MSECOND;
+    GST_BUFFER_DURATION (buf) = 10 * GST_MSECOND;
+    g_signal_emit_by_name (appsrc, "push-buffer", buf, &ret);
+    gst_buffer_unref (buf);
+    fail_unless_equals_int (ret, GST_FLOW_OK);
+  }
+}
+
+/* A receiver may subscribe before the relay's first buffer (even before its caps): the
+ * relay must not answer with a malformed SUBSCRIBED (channels or frame_samples 0, which
+ * echo_packet_parse refuses) nor send audio, and the subscription works once it runs. */
+GST_START_TEST (test_subscribe_before_first_buffer)
+{
+  GstElement *pipe, *appsrc, *relay;
+  GstPad *src_pad;
+  gulong block;
+  Client c;
+  Datagram d;
+  EchoPacket p = {.type = ECHO_PACKET_SUBSCRIBE };
+  guint port, pushed = 0;
+  gint64 deadline;
+
+  pipe = gst_parse_launch ("appsrc name=src is-live=true format=time "
+      "caps=audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved ! "
+      "sharerelay name=relay port=0 address=127.0.0.1 announce=false "
+      "session=" SESSION " frame-duration=10", NULL);
+  fail_unless (pipe != NULL);
+  appsrc = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  relay = gst_bin_get_by_name (GST_BIN (pipe), "relay");
+  /* not even the caps reach the relay until the probe goes */
+  src_pad = gst_element_get_static_pad (appsrc, "src");
+  block = gst_pad_add_probe (src_pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM, NULL, NULL,
+      NULL);
+  fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  g_object_get (relay, "bound-port", &port, NULL);
+  fail_unless (port != 0);
+
+  /* no buffer yet: a handshake, and whatever comes back must be well-formed */
+  client_open (&c, port);
+  client_hello (&c);
+  p.subscribe.nonce = c.nonce;
+  memcpy (p.subscribe.cookie, c.cookie, ECHO_COOKIE_SIZE);
+  client_send (&c, &p);
+  if (client_recv_any (&c, 500, &d))
+    fail_if (d.p.type == ECHO_PACKET_AUDIO, "audio before the session has a format");
+
+  /* the format is known once audio flows: then the subscription works */
+  gst_pad_remove_probe (src_pad, block);
+  gst_object_unref (src_pad);
+  push_frames (appsrc, 5, &pushed);
+  deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  for (;;) {
+    GstStructure *s;
+    guint64 packets = 0;
+
+    g_object_get (relay, "stats", &s, NULL);
+    gst_structure_get_uint64 (s, "packets", &packets);
+    gst_structure_free (s);
+    if (packets > 0)
+      break;
+    fail_unless (g_get_monotonic_time () < deadline, "nothing encoded");
+    g_usleep (5 * 1000);
+  }
+  client_subscribe (&c, NULL, &d);
+  fail_unless_equals_int (d.p.type, ECHO_PACKET_SUBSCRIBED);
+  fail_unless_equals_int (c.sub.channels, 2);
+  fail_unless_equals_int (c.sub.frame_samples, 480);
+  push_frames (appsrc, 5, &pushed);
+  client_recv_audio (&c, &d);
+
+  client_close (&c);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (relay);
+  gst_object_unref (appsrc);
+  gst_object_unref (pipe);
+}
+
+GST_END_TEST;
+
 /* ---- audio ---- */
 
 /* Receives @n audio packets and checks they are one continuous stretch of the session:
@@ -829,6 +921,15 @@ GST_START_TEST (test_opus_input_passed_through)
   pad = gst_element_get_static_pad (r.relay, "sink");
   probe = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, record_input, &rec,
       NULL);
+  /* a buffer that passed the pad before the probe may still wait for its render time */
+  for (;;) {
+    g_mutex_lock (&rec.lock);
+    n_recorded = rec.packets->len;
+    g_mutex_unlock (&rec.lock);
+    if (n_recorded >= 2)
+      break;
+    g_usleep (5 * 1000);
+  }
   client_join (&c, r.port, NULL);
   fail_unless_equals_int (c.sub.channels, 2);
   for (i = 0; i < G_N_ELEMENTS (d); i++) {
@@ -846,10 +947,6 @@ GST_START_TEST (test_opus_input_passed_through)
     for (i = 0; i < G_N_ELEMENTS (d) && aligned; i++)
       aligned = recorded_equals (&rec, j + i, d[i].p.audio.payload,
           d[i].p.audio.payload_len);
-  }
-  for (i = 0; i < 3; i++) {
-    GBytes *b = g_ptr_array_index (rec.packets, i);
-    g_printerr ("rec %u: %zu %02x %02x | recv %u: %u %02x %02x\n", i, g_bytes_get_size (b), ((guint8*)g_bytes_get_data (b, NULL))[0], ((guint8*)g_bytes_get_data (b, NULL))[1], i, d[i].p.audio.payload_len, d[i].p.audio.payload[0], d[i].p.audio.payload[1]);
   }
   fail_unless (aligned, "the relay's payloads are not opusenc's packets");
   gst_pad_remove_probe (pad, probe);
@@ -1297,6 +1394,7 @@ sharerelay_suite (void)
   tcase_add_test (tc, test_subscribe_with_wrong_cookie_refused);
   tcase_add_test (tc, test_subscribe_gets_session_parameters);
   tcase_add_test (tc, test_full_relay_refuses);
+  tcase_add_test (tc, test_subscribe_before_first_buffer);
   tcase_add_test (tc, test_audio_packets_exact_timeline);
   tcase_add_test (tc, test_audio_packets_live_source);
   tcase_add_test (tc, test_s16_mono_44100_input);
