@@ -12,6 +12,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <gst/check/gstcheck.h>
+
+#include "elementcheck.h"
 #include <gst/audio/audio.h>
 #include <math.h>
 #include <string.h>
@@ -64,15 +66,7 @@ player_free (Player * p)
 static void
 player_assert_no_error (Player * p)
 {
-  GstMessage *msg = gst_bus_pop_filtered (p->bus, GST_MESSAGE_ERROR);
-
-  if (msg) {
-    GError *err = NULL;
-    gchar *dbg = NULL;
-
-    gst_message_parse_error (msg, &err, &dbg);
-    fail ("error: %s (%s)", err->message, dbg);
-  }
+  echo_check_bus_has_no_error (p->bus);
 }
 
 static GstPadProbeReturn
@@ -114,21 +108,7 @@ running_time (Player * p)
 
 GST_START_TEST (test_loaded_from_build_tree)
 {
-  GstElementFactory *factory = gst_element_factory_find ("echoclocksink");
-  GstPlugin *plugin;
-  const gchar *build_root = g_getenv ("ECHO_BUILD_ROOT");
-
-  fail_unless (factory != NULL);
-  plugin = GST_PLUGIN (gst_plugin_feature_get_plugin (GST_PLUGIN_FEATURE
-          (factory)));
-  fail_unless (build_root != NULL);
-  fail_unless (g_str_has_prefix (gst_plugin_get_filename (plugin), build_root),
-      "echoclocksink loaded from %s, not from the build tree %s",
-      gst_plugin_get_filename (plugin), build_root);
-  fail_unless_equals_string (gst_element_factory_get_metadata (factory,
-          GST_ELEMENT_METADATA_KLASS), "Sink/Audio");
-  gst_object_unref (plugin);
-  gst_object_unref (factory);
+  echo_check_element_from_build_tree ("echoclocksink", "Sink/Audio", NULL);
 }
 
 GST_END_TEST;

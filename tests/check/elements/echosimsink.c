@@ -10,6 +10,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <gst/check/gstcheck.h>
+
+#include "elementcheck.h"
 #include <gst/app/gstappsrc.h>
 #include <gst/audio/audio.h>
 #include <glib/gstdio.h>
@@ -103,13 +105,7 @@ run_to_eos (GstElement * pipe)
   msg = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
       GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
   fail_unless (msg != NULL, "no EOS");
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    GError *err = NULL;
-    gchar *dbg = NULL;
-
-    gst_message_parse_error (msg, &err, &dbg);
-    fail ("error: %s (%s)", err->message, dbg);
-  }
+  echo_check_not_error (msg);
   gst_message_unref (msg);
   gst_object_unref (bus);
 }
@@ -118,15 +114,8 @@ static void
 assert_no_error (GstElement * pipe)
 {
   GstBus *bus = gst_element_get_bus (pipe);
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
 
-  if (msg) {
-    GError *err = NULL;
-    gchar *dbg = NULL;
-
-    gst_message_parse_error (msg, &err, &dbg);
-    fail ("error: %s (%s)", err->message, dbg);
-  }
+  echo_check_bus_has_no_error (bus);
   gst_object_unref (bus);
 }
 
@@ -150,20 +139,12 @@ GST_START_TEST (test_loaded_from_build_tree)
 {
   GstElementFactory *factory = gst_element_factory_find ("echosimsink");
   GstPlugin *plugin;
-  const gchar *build_root = g_getenv ("ECHO_BUILD_ROOT");
 
-  fail_unless (factory != NULL);
+  echo_check_element_from_build_tree ("echosimsink", "Sink/Audio",
+      "/elements/echosimsink.md");
   plugin = GST_PLUGIN (gst_plugin_feature_get_plugin (GST_PLUGIN_FEATURE
           (factory)));
-  fail_unless (build_root != NULL);
-  fail_unless (g_str_has_prefix (gst_plugin_get_filename (plugin), build_root),
-      "echosimsink loaded from %s, not from the build tree %s",
-      gst_plugin_get_filename (plugin), build_root);
   fail_unless_equals_string (gst_plugin_get_name (plugin), "echosim");
-  fail_unless_equals_string (gst_element_factory_get_metadata (factory,
-          GST_ELEMENT_METADATA_KLASS), "Sink/Audio");
-  fail_unless (g_str_has_suffix (gst_element_factory_get_metadata (factory,
-              GST_ELEMENT_METADATA_DOC_URI), "/elements/echosimsink.md"));
   gst_object_unref (plugin);
   gst_object_unref (factory);
 }

@@ -11,6 +11,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <gst/check/gstcheck.h>
+
+#include "elementcheck.h"
 #include <gst/audio/audio.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -239,15 +241,7 @@ receiver_buffer (Receiver * rx, guint i)
 static void
 receiver_assert_no_error (Receiver * rx)
 {
-  GstMessage *msg = gst_bus_pop_filtered (rx->bus, GST_MESSAGE_ERROR);
-
-  if (msg) {
-    GError *err = NULL;
-    gchar *dbg = NULL;
-
-    gst_message_parse_error (msg, &err, &dbg);
-    fail ("receiver error: %s (%s)", err->message, dbg);
-  }
+  echo_check_bus_has_no_error (rx->bus);
 }
 
 /* Waits until @n buffers in all have left the source. */
@@ -516,21 +510,7 @@ receiver_wait_dropped (Receiver * rx, guint64 n)
 
 GST_START_TEST (test_loaded_from_build_tree)
 {
-  GstElementFactory *factory = gst_element_factory_find ("echosyncsrc");
-  GstPlugin *plugin;
-  const gchar *build_root = g_getenv ("ECHO_BUILD_ROOT");
-
-  fail_unless (factory != NULL);
-  plugin = GST_PLUGIN (gst_plugin_feature_get_plugin (GST_PLUGIN_FEATURE
-          (factory)));
-  fail_unless (build_root != NULL);
-  fail_unless (g_str_has_prefix (gst_plugin_get_filename (plugin), build_root),
-      "echosyncsrc loaded from %s, not from the build tree %s",
-      gst_plugin_get_filename (plugin), build_root);
-  fail_unless_equals_string (gst_element_factory_get_metadata (factory,
-          GST_ELEMENT_METADATA_KLASS), "Source/Network/Audio");
-  gst_object_unref (plugin);
-  gst_object_unref (factory);
+  echo_check_element_from_build_tree ("echosyncsrc", "Source/Network/Audio", NULL);
 }
 
 GST_END_TEST;

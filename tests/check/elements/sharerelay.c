@@ -12,6 +12,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <gst/check/gstcheck.h>
+
+#include "elementcheck.h"
 #include <gst/audio/audio.h>
 #include <opus/opus.h>
 #include <arpa/inet.h>
@@ -45,15 +47,7 @@ typedef struct
 static void
 relay_assert_no_error (Relay * r)
 {
-  GstMessage *msg = gst_bus_pop_filtered (r->bus, GST_MESSAGE_ERROR);
-
-  if (msg) {
-    GError *err = NULL;
-    gchar *dbg = NULL;
-
-    gst_message_parse_error (msg, &err, &dbg);
-    fail ("error: %s (%s)", err->message, dbg);
-  }
+  echo_check_bus_has_no_error (r->bus);
 }
 
 /* Starts "@source ! sharerelay @props" on a free loopback port and waits until it has
@@ -373,23 +367,7 @@ decoder_new (guint channels)
 
 GST_START_TEST (test_loaded_from_build_tree)
 {
-  GstElementFactory *factory = gst_element_factory_find ("sharerelay");
-  GstPlugin *plugin;
-  const gchar *build_root = g_getenv ("ECHO_BUILD_ROOT");
-
-  fail_unless (factory != NULL);
-  plugin = GST_PLUGIN (gst_plugin_feature_get_plugin (GST_PLUGIN_FEATURE
-          (factory)));
-  fail_unless (build_root != NULL);
-  fail_unless (g_str_has_prefix (gst_plugin_get_filename (plugin), build_root),
-      "sharerelay loaded from %s, not from the build tree %s",
-      gst_plugin_get_filename (plugin), build_root);
-  fail_unless_equals_string (gst_element_factory_get_metadata (factory,
-          GST_ELEMENT_METADATA_KLASS), "Sink/Network/Audio");
-  fail_unless (g_str_has_suffix (gst_element_factory_get_metadata (factory,
-              GST_ELEMENT_METADATA_DOC_URI), "/sharerelay.md"));
-  gst_object_unref (plugin);
-  gst_object_unref (factory);
+  echo_check_element_from_build_tree ("sharerelay", "Sink/Network/Audio", "/sharerelay.md");
 }
 
 GST_END_TEST;
