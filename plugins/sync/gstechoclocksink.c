@@ -36,7 +36,7 @@
  * clock), `ratio` (gdouble: resampling ratio, input samples per output sample),
  * `correction-ppm` (gdouble: the part of the ratio that corrects the offset),
  * `underruns` (guint: the device ran dry), `corrections` (guint: locks, i.e. the first
- * one plus relocks after an underrun, a discontinuity or an offset beyond 10 ms),
+ * one plus relocks after an underrun, a discontinuity or an offset beyond 1 ms),
  * `locked` (gboolean).
  */
 #ifdef HAVE_CONFIG_H
@@ -60,8 +60,11 @@ GST_DEBUG_CATEGORY_STATIC (echo_clock_sink_debug);
 #define DEFAULT_BUFFER_TIME_US 30000
 #define DEFAULT_PERIOD_TIME_US 10000
 #define DEFAULT_MAX_CORRECTION_PPM 1000
-/* Beyond this, following by resampling would take too long: lock again. */
-#define RELOCK_THRESHOLD_NS (10 * GST_MSECOND)
+/* Beyond this the device position jumped (an xrun, a device-side underrun): following by
+ * resampling would take seconds at max-correction, so lock again at once. Steady errors
+ * are tens of microseconds and the session clock only slews, so this never fires on
+ * drift. */
+#define RELOCK_THRESHOLD_NS (1 * GST_MSECOND)
 /* Input timestamps may wobble by this much and still count as continuous. */
 #define CONTINUITY_NS (1 * GST_MSECOND)
 /* Rate resolution of the resampler: rates are expressed as rate * this. */
