@@ -414,8 +414,13 @@ receiver_start (const gchar * name, const ReceiverConfig * cfg)
   r->skew_ppm = cfg->skew_ppm;
   r->rec_path = g_strdup_printf ("%s/%s.rec", work_dir, name);
   g_ascii_formatd (skew, sizeof (skew), "%.3f", cfg->skew_ppm);
-  device = g_strdup_printf ("echosimsink skew-ppm=%s location=\"%s\"", skew,
-      r->rec_path);
+  /* 20 ms of device buffer with echoclocksink's 20 ms ring: the same 40 ms in all as the
+   * defaults (30 + 10), but the device's writer thread may now be starved for 20 ms
+   * instead of 10 before the card runs dry, which a sanitizer build starting a second
+   * pipeline in this process did */
+  device = g_strdup_printf ("echosimsink skew-ppm=%s device-buffer-time=20000 "
+      "location=\"%s\"", skew, r->rec_path);
+  g_object_set (sink, "buffer-time", 20000, NULL);
   g_object_set (r->src, "session", cfg->session, "stats-interval", 0, NULL);
   if (cfg->host)
     g_object_set (r->src, "host", cfg->host, "port", cfg->port, NULL);
