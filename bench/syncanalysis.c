@@ -322,22 +322,35 @@ mark_jumps (EchoSyncReceiver * r, const EchoSyncParams * p)
   }
 }
 
-/* First window of the final stretch in which every window is bad or within @limit_us;
- * -1 if the stretch holds no good window. */
+/* How long a receiver must stay within a limit to count as converged to it. */
+#define CONVERGE_HOLD_NS (5 * G_GINT64_CONSTANT (1000000000))
+
+/* First good window from which every good window of the next CONVERGE_HOLD_NS (or up
+ * to the end of the analysis) is within @limit_us; -1 if there is none. Later
+ * excursions do not move it: they are glitches and count in the offset figures. */
 static gint
 find_convergence (const EchoSyncReceiver * r, gdouble limit_us)
 {
   const EchoSyncWindow *w = (const EchoSyncWindow *) r->windows->data;
-  gint i, found = -1;
+  guint i, j;
 
-  for (i = (gint) r->n_analysed - 1; i >= 0; i--) {
-    if (w[i].bad)
+  for (i = 0; i < r->n_analysed; i++) {
+    gboolean held = TRUE;
+
+    if (w[i].bad || !(fabs (w[i].d_us) < limit_us))
       continue;
-    if (!(fabs (w[i].d_us) < limit_us))
-      break;
-    found = i;
+    for (j = i + 1; j < r->n_analysed &&
+        w[j].centre_ns - w[i].centre_ns <= CONVERGE_HOLD_NS; j++) {
+      if (!w[j].bad && !(fabs (w[j].d_us) < limit_us)) {
+        held = FALSE;
+        break;
+      }
+    }
+    if (held)
+      return (gint) i;
+    i = j;                      /* nothing before the offending window can hold either */
   }
-  return found;
+  return -1;
 }
 
 static gdouble

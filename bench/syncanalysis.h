@@ -64,7 +64,8 @@ typedef struct
   guint n_analysed;             /* windows up to the last good one (then: end of stream) */
   gint first_audio;             /* first non-silent window, -1 if none */
 
-  gint converge_1ms;            /* window index; -1 = never */
+  gint converge_1ms;            /* window index: the first good window from which the
+                                 * receiver stays within 1 ms for 5 s; -1 = never */
   gint settled;                 /* where offsets are counted from: converge_1ms, or for a
                                  * receiver that never gets within 1 ms, 5 s after its
                                  * first audio (so a poor receiver still has figures) */

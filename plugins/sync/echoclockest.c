@@ -5,10 +5,16 @@
 
 /* How long samples are kept: long windows make the rate exact, and a crystal's rate
  * wanders only slowly (well under 1 ppm per minute). */
-#define WINDOW_NS (60 * G_GUINT64_CONSTANT (1000000000))
-/* How far back the offset minima look once the rate is known. */
-#define OFFSET_WINDOW_NS (10 * G_GUINT64_CONSTANT (1000000000))
-#define MAX_POINTS 16384
+#define WINDOW_NS (120 * G_GUINT64_CONSTANT (1000000000))
+/* How far back the offset minima look once the rate is known: a third of the time
+ * covered, between 10 and 30 s. More samples make each minimum closer to the path's
+ * floor, but every second of age multiplies the rate's remaining error, which shrinks
+ * as the span grows; with 5 +- 5 ms of jitter a fixed 10 s window left receivers ~40 us
+ * apart (p99), this rule ~13 us (simulated, 300 s). */
+#define OFFSET_WINDOW_MIN_NS (10 * G_GUINT64_CONSTANT (1000000000))
+#define OFFSET_WINDOW_MAX_NS (30 * G_GUINT64_CONSTANT (1000000000))
+#define OFFSET_WINDOW_SPAN_DIVISOR 3
+#define MAX_POINTS 32768
 /* The rate is trusted once this much time is covered: 3 s on a path with milliseconds of
  * jitter, proportionally less on a quiet one (a LAN, loopback), never under 300 ms. */
 #define RATE_MIN_SPAN_NS (3 * G_GUINT64_CONSTANT (1000000000))
@@ -213,7 +219,8 @@ echo_clock_estimator_estimate (EchoClockEstimator * est, guint64 now,
     out->rate_valid = TRUE;
   }
 
-  window = out->rate_valid ? OFFSET_WINDOW_NS : WINDOW_NS;
+  window = out->rate_valid ? CLAMP (span / OFFSET_WINDOW_SPAN_DIVISOR,
+      OFFSET_WINDOW_MIN_NS, OFFSET_WINDOW_MAX_NS) : WINDOW_NS;
   /* detrending moves old points to where the drift says they would be now */
   min_f = cloud_recent_min (f, now, -drift, window);
   min_b = cloud_recent_min (b, now, drift, window);

@@ -435,6 +435,34 @@ test_converging_ramp (void)
   }
 }
 
+static gdouble
+excursion_delay (gdouble t, gconstpointer data)
+{
+  return t >= 6.5 && t < 6.56 ? 2e-3 : 0;
+}
+
+/* A receiver in sync from the start that leaves it for 60 ms (a relock, say) more than
+ * 5 s later is still converged from the start: the excursion is a glitch and shows in
+ * its figures. */
+static void
+test_excursion_after_convergence (void)
+{
+  Synth s;
+  EchoSyncParams p;
+  g_autoptr (EchoSyncReceiver) r = NULL;
+
+  synth_init (&s);
+  s.seconds = 8.0;
+  s.delay = excursion_delay;
+  test_params (&p);
+  r = synth_analyse (&s, "excursion", &p);
+
+  g_assert_cmpint (r->converge_1ms, ==, 0);
+  g_assert_cmpint (r->converge_100us, ==, 0);
+  g_assert_cmpuint (r->glitches, >=, 1);
+  g_assert_cmpfloat (r->abs_max_us, >, 1900);
+}
+
 static void
 test_underrun_flag (void)
 {
@@ -750,6 +778,8 @@ main (int argc, char **argv)
       test_trailing_and_leading_silence);
   g_test_add_func ("/sync-analyze/converging-ramp", test_converging_ramp);
   g_test_add_func ("/sync-analyze/underrun-flag", test_underrun_flag);
+  g_test_add_func ("/sync-analyze/excursion-after-convergence",
+      test_excursion_after_convergence);
   g_test_add_func ("/sync-analyze/session-clock", test_session_clock);
   g_test_add_func ("/sync-analyze/never-converges", test_never_converges);
   g_test_add_func ("/sync-analyze/interpolation", test_interpolation);
