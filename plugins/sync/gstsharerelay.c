@@ -64,6 +64,7 @@ GST_DEBUG_CATEGORY_STATIC (share_relay_debug);
 #define DEFAULT_CHANNELS 2
 #define DEFAULT_ANNOUNCE TRUE
 #define DEFAULT_MAX_RECEIVERS 256
+#define DEFAULT_IDLE_ENCODE TRUE
 #define DEFAULT_STATS_INTERVAL_MS 1000
 #define SESSION_RATE 48000
 /* A receiver renews every lease/4; one that misses the whole lease is gone. */
@@ -136,6 +137,7 @@ struct _GstShareRelay {
   gchar *token;
   gboolean announce;
   guint max_receivers;
+  gint idle_encode;             /* atomic: read by the streaming thread */
   guint stats_interval_ms;
 
   GstClock *session_clock;
@@ -175,6 +177,7 @@ struct _GstShareRelay {
   guint64 acc_capture;
   guint64 next_index;
   gboolean discont;
+  gboolean idling;              /* input dropped unencoded: no receivers, idle-encode off */
 };
 
 enum {
@@ -193,6 +196,7 @@ enum {
   PROP_TOKEN,
   PROP_ANNOUNCE,
   PROP_MAX_RECEIVERS,
+  PROP_IDLE_ENCODE,
   PROP_STATS_INTERVAL,
   PROP_STATS,
 };
@@ -685,6 +689,29 @@ gst_share_relay_render (GstBaseSink * sink, GstBuffer * buf)
     return GST_FLOW_OK;
   }
 
+  if (!g_atomic_int_get (&self->idle_encode)) {
+    guint receivers;
+
+    g_mutex_lock (&self->lock);
+    receivers = g_hash_table_size (self->subscribers);
+    g_mutex_unlock (&self->lock);
+    if (receivers == 0) {
+      /* nobody listens: drop the input unencoded (the encoder is most of the relay's
+       * CPU); a receiver that subscribes hears audio captured from then on */
+      if (!self->idling)
+        GST_DEBUG_OBJECT (self, "no receivers: not encoding");
+      self->idling = TRUE;
+      self->acc_len = 0;
+      return GST_FLOW_OK;
+    }
+    if (self->idling) {
+      GST_DEBUG_OBJECT (self, "a receiver subscribed: encoding again");
+      opus_encoder_ctl (self->encoder, OPUS_RESET_STATE);
+      self->idling = FALSE;
+      self->discont = TRUE;
+    }
+  }
+
   if (!gst_buffer_map (buf, &map, GST_MAP_READ))
     return GST_FLOW_ERROR;
   {
@@ -1001,6 +1028,9 @@ gst_share_relay_set_property (GObject * object, guint prop_id,
     case PROP_ANNOUNCE:
       self->announce = g_value_get_boolean (value);
       break;
+    case PROP_IDLE_ENCODE:
+      g_atomic_int_set (&self->idle_encode, g_value_get_boolean (value));
+      break;
     case PROP_MAX_RECEIVERS:
       self->max_receivers = g_value_get_uint (value);
       break;
@@ -1064,6 +1094,9 @@ gst_share_relay_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_ANNOUNCE:
       g_value_set_boolean (value, self->announce);
+      break;
+    case PROP_IDLE_ENCODE:
+      g_value_set_boolean (value, g_atomic_int_get (&self->idle_encode));
       break;
     case PROP_MAX_RECEIVERS:
       g_value_set_uint (value, self->max_receivers);
@@ -1163,6 +1196,13 @@ gst_share_relay_class_init (GstShareRelayClass * klass)
       g_param_spec_uint ("max-receivers", "Max receivers",
           "Subscriptions beyond this are refused", 1, 100000, DEFAULT_MAX_RECEIVERS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_IDLE_ENCODE,
+      g_param_spec_boolean ("idle-encode", "Idle encode",
+          "Encode while no receiver is subscribed. FALSE saves the Opus encoder's CPU "
+          "on a relay that is often unheard (a daemon hosting many sessions): its input "
+          "is then dropped until a receiver subscribes, which hears audio captured from "
+          "that moment on (after the latency, as always)", DEFAULT_IDLE_ENCODE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Stats interval (ms)",
           "Post an echo-relay-stats element message this often (0: never)", 0,
@@ -1207,6 +1247,7 @@ gst_share_relay_init (GstShareRelay * self)
   self->channels_prop = DEFAULT_CHANNELS;
   self->announce = DEFAULT_ANNOUNCE;
   self->max_receivers = DEFAULT_MAX_RECEIVERS;
+  self->idle_encode = DEFAULT_IDLE_ENCODE;
   self->stats_interval_ms = DEFAULT_STATS_INTERVAL_MS;
   self->fd = -1;
   self->wake_fd = -1;

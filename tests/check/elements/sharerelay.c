@@ -1283,6 +1283,46 @@ GST_END_TEST;
 
 /* ---- statistics ---- */
 
+/* idle-encode=false (here set while playing): nothing is encoded while nobody listens;
+ * a receiver that subscribes gets a continuous stream from then on (its first packet
+ * marked discontinuous), and encoding stops again when it leaves. */
+static void
+assert_not_encoding (Relay * r)
+{
+  guint64 before;
+
+  g_usleep (100 * 1000);        /* a buffer already in render may still be encoded */
+  before = relay_stat (r, "packets");
+  g_usleep (300 * 1000);
+  fail_unless_equals_uint64 (relay_stat (r, "packets"), before);
+}
+
+GST_START_TEST (test_idle_encode_off)
+{
+  Relay r;
+  Client c;
+  Datagram d;
+
+  relay_start (&r, LIVE_SOURCE, "frame-duration=10");
+  g_object_set (r.relay, "idle-encode", FALSE, NULL);
+  assert_not_encoding (&r);
+
+  client_join (&c, r.port, NULL);
+  fail_unless_equals_int (c.sub.frame_samples, 480);
+  client_recv_audio (&c, &d);
+  fail_unless (d.p.audio.flags & ECHO_AUDIO_FLAG_DISCONT,
+      "the first packet after idling is not marked discontinuous");
+  assert_continuous_audio (&c, 20, 10 * GST_MSECOND, GST_MSECOND);
+
+  client_bye (&c);
+  relay_wait_stat (&r, "receivers", 0);
+  assert_not_encoding (&r);
+  client_close (&c);
+  relay_stop (&r);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_stats_fields)
 {
   Relay r;
@@ -1389,6 +1429,7 @@ sharerelay_suite (void)
   tcase_add_test (tc, test_token_right_proof_every_packet_tagged);
   tcase_add_test (tc, test_token_untagged_request_ignored);
   tcase_add_test (tc, test_invalid_datagrams_dropped_and_counted);
+  tcase_add_test (tc, test_idle_encode_off);
   tcase_add_test (tc, test_stats_fields);
   tcase_add_test (tc, test_stats_message_posted);
   return s;
