@@ -53,14 +53,16 @@ G_DEFINE_QUARK (echo-discovery-error-quark, echo_discovery_error)
 /* TXT records                                                                          */
 
 /* Builds the TXT list: "session=@session" first, then the caller's pairs in order, minus
- * any "session" pair. */
+ * any "session" pair. With @session NULL (a service other than an Echo session) the
+ * caller's pairs are taken as they are. */
 static AvahiStringList *
 build_txt (const char *session, const char *const *txt, GError ** error)
 {
-  AvahiStringList *l;
+  AvahiStringList *l = NULL;
   gsize i;
 
-  l = avahi_string_list_add_pair (NULL, ECHO_DISCOVERY_TXT_SESSION, session);
+  if (session != NULL)
+    l = avahi_string_list_add_pair (NULL, ECHO_DISCOVERY_TXT_SESSION, session);
 
   for (i = 0; txt != NULL && txt[i] != NULL; i += 2) {
     const char *key = txt[i];
@@ -89,7 +91,7 @@ build_txt (const char *session, const char *const *txt, GError ** error)
           "TXT pair '%s=...' is longer than %d bytes", key, TXT_ITEM_MAX);
       goto fail;
     }
-    if (g_ascii_strcasecmp (key, ECHO_DISCOVERY_TXT_SESSION) == 0) {
+    if (session != NULL && g_ascii_strcasecmp (key, ECHO_DISCOVERY_TXT_SESSION) == 0) {
       if (strcmp (value, session) != 0)
         g_warning ("TXT session=%s ignored: the session is announced as '%s'",
             value, session);
@@ -141,7 +143,9 @@ struct _EchoDiscoveryPublisher
   AvahiClient *client;          /* NULL until a reconnect succeeds */
   AvahiEntryGroup *group;       /* belongs to client */
   AvahiTimeout *reconnect;      /* armed while a reconnect is due */
-  char *session;
+  char *type;                   /* DNS-SD service type, e.g. ECHO_DISCOVERY_SERVICE_TYPE */
+  gboolean is_session;          /* type is ECHO_DISCOVERY_SERVICE_TYPE: TXT gets "session" */
+  char *session;                /* the instance name asked for */
   char *service_name;           /* session, or Avahi's alternative after a collision */
   guint16 port;
   AvahiStringList *txt;
@@ -208,7 +212,7 @@ publisher_register (EchoDiscoveryPublisher * p, AvahiClient * c)
 
   for (renames = 0; renames <= MAX_LOCAL_RENAMES; renames++) {
     ret = avahi_entry_group_add_service_strlst (p->group, AVAHI_IF_UNSPEC,
-        AVAHI_PROTO_UNSPEC, 0, p->service_name, ECHO_DISCOVERY_SERVICE_TYPE, NULL,
+        AVAHI_PROTO_UNSPEC, 0, p->service_name, p->type, NULL,
         NULL, p->port, p->txt);
     /* taken by another local client: the daemon says so at once */
     if (ret != AVAHI_ERR_COLLISION)
@@ -290,13 +294,28 @@ EchoDiscoveryPublisher *
 echo_discovery_publish (const char *name, guint16 port, const char *const *txt,
     GError ** error)
 {
+  return echo_discovery_publish_service (ECHO_DISCOVERY_SERVICE_TYPE, name, port, txt,
+      error);
+}
+
+EchoDiscoveryPublisher *
+echo_discovery_publish_service (const char *type, const char *name, guint16 port,
+    const char *const *txt, GError ** error)
+{
   EchoDiscoveryPublisher *p;
+  GError *txt_error = NULL;
   int err = 0;
 
+  g_return_val_if_fail (type != NULL, NULL);
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (port != 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (!avahi_is_valid_service_type_strict (type)) {
+    g_set_error (error, ECHO_DISCOVERY_ERROR, ECHO_DISCOVERY_ERROR_FAILED,
+        "'%s' is not a DNS-SD service type such as _name._tcp", type);
+    return NULL;
+  }
   if (*name == '\0' || strlen (name) > SERVICE_NAME_MAX
       || !g_utf8_validate (name, -1, NULL) || !avahi_is_valid_service_name (name)) {
     g_set_error (error, ECHO_DISCOVERY_ERROR, ECHO_DISCOVERY_ERROR_FAILED,
@@ -306,12 +325,17 @@ echo_discovery_publish (const char *name, guint16 port, const char *const *txt,
   }
 
   p = g_new0 (EchoDiscoveryPublisher, 1);
+  p->type = g_strdup (type);
+  p->is_session = strcmp (type, ECHO_DISCOVERY_SERVICE_TYPE) == 0;
   p->session = g_strdup (name);
   p->service_name = g_strdup (name);
   p->port = port;
-  p->txt = build_txt (name, txt, error);
-  if (p->txt == NULL)
+  /* a service of another type may have no TXT pairs at all (an empty list is NULL) */
+  p->txt = build_txt (p->is_session ? name : NULL, txt, &txt_error);
+  if (txt_error != NULL) {
+    g_propagate_error (error, txt_error);
     goto fail;
+  }
 
   p->poll = avahi_threaded_poll_new ();
   if (p->poll == NULL) {
@@ -353,8 +377,8 @@ echo_discovery_publisher_update_txt (EchoDiscoveryPublisher * p,
 
   g_return_if_fail (p != NULL);
 
-  l = build_txt (p->session, txt, &error);
-  if (l == NULL) {
+  l = build_txt (p->is_session ? p->session : NULL, txt, &error);
+  if (error != NULL) {
     g_warning ("TXT record of session '%s' not updated: %s", p->session,
         error->message);
     g_error_free (error);
@@ -367,7 +391,7 @@ echo_discovery_publisher_update_txt (EchoDiscoveryPublisher * p,
   if (p->group != NULL && !avahi_entry_group_is_empty (p->group)) {
     int ret = avahi_entry_group_update_service_txt_strlst (p->group,
         AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, p->service_name,
-        ECHO_DISCOVERY_SERVICE_TYPE, NULL, p->txt);
+        p->type, NULL, p->txt);
 
     if (ret < 0) {
       /* e.g. mid-rename: announce afresh with the new record */
@@ -402,6 +426,7 @@ echo_discovery_publisher_free (EchoDiscoveryPublisher * p)
     avahi_string_list_free (p->txt);
   g_free (p->service_name);
   g_free (p->session);
+  g_free (p->type);
   g_free (p);
 }
 

@@ -94,6 +94,27 @@ EchoDiscoveryPublisher *echo_discovery_publish (const char *name, guint16 port,
     const char *const *txt, GError ** error);
 
 /**
+ * echo_discovery_publish_service:
+ * @type: the DNS-SD service type, "_name._tcp" or "_name._udp"
+ * @name: the service instance name, as for echo_discovery_publish()
+ * @port: the port the service listens on (not 0)
+ * @txt: (nullable): TXT pairs, as for echo_discovery_publish()
+ * @error: return location for an ECHO_DISCOVERY_ERROR
+ *
+ * echo_discovery_publish() for any service type: the same validation, background
+ * registration, collision renaming and survival of daemon restarts. For
+ * ECHO_DISCOVERY_SERVICE_TYPE the "session" TXT key is filled in exactly as
+ * echo_discovery_publish() does; for any other type the TXT pairs are published as they
+ * are (none at all is allowed). echo_discovery_publisher_update_txt() and
+ * echo_discovery_publisher_free() work on the result as on any publisher. Echo's daemon
+ * announces its HTTP API this way ("_echo-api._tcp").
+ *
+ * Returns: (transfer full): the publisher, or NULL with @error set
+ */
+EchoDiscoveryPublisher *echo_discovery_publish_service (const char *type,
+    const char *name, guint16 port, const char *const *txt, GError ** error);
+
+/**
  * echo_discovery_publisher_update_txt:
  * @p: a publisher
  * @txt: (nullable): the new TXT pairs, as for echo_discovery_publish(); they replace

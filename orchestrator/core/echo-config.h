@@ -1,0 +1,108 @@
+/* echo-config.h: echod's configuration, from four sources in increasing precedence:
+ * built-in defaults < key file (--config FILE) < environment < command-line flags.
+ *
+ * Every setting has a [group] key in the key file; some also have an environment variable and a
+ * flag (see echod.conf beside this file for the full list with defaults). Unknown groups or
+ * keys, malformed numbers and out-of-range values are errors whose message names the setting and
+ * where its value came from, e.g.
+ *   "/etc/echo/echod.conf: [share] max-sessions: expected an integer 1..10000, got 'abc'"
+ *   "environment MAX_SESSIONS: expected an integer 1..10000, got '0'"
+ *   "flag --port: expected an integer 0..65535, got '70000'"
+ * echod prints such an error and exits with status 2. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define ECHO_CONFIG_ERROR (echo_config_error_quark ())
+GQuark echo_config_error_quark (void);
+
+typedef enum
+{
+  ECHO_CONFIG_ERROR_INVALID_VALUE, /* malformed or out of range */
+  ECHO_CONFIG_ERROR_UNKNOWN_KEY,   /* a group, key or --set name that does not exist */
+  ECHO_CONFIG_ERROR_FILE,          /* a file could not be read or parsed */
+} EchoConfigError;
+
+typedef struct _EchoConfigPrivate EchoConfigPrivate;
+
+/* A plain struct: read the fields directly. Strings are never NULL (unset secrets are ""). */
+typedef struct
+{
+  /* [server] */
+  char *address;            /* address=127.0.0.1 */
+  guint port;               /* port=5000 (PORT); 0 binds a free port */
+  char **cors_origins;      /* cors-origins=http://localhost:*;http://127.0.0.1:* (patterns) */
+
+  /* [auth] */
+  char *bearer_token;       /* bearer-token= (BEARER_TOKEN); "" = not configured */
+  char *jwt_secret;         /* jwt-secret= (ECHO_JWT_SECRET); "" = not configured */
+  gboolean metrics_public;  /* metrics-public=true: /metrics needs no credential */
+
+  /* [share] */
+  guint max_sessions;             /* max-sessions=50 (MAX_SESSIONS) */
+  guint audio_buffer_seconds;     /* audio-buffer-seconds=5 (AUDIO_BUFFER_SECONDS) */
+  guint session_timeout_minutes;  /* session-timeout-minutes=15 (SESSION_TIMEOUT_MINUTES) */
+  guint ended_retention_minutes;  /* ended-retention-minutes=5 */
+  guint metadata_ttl_seconds;     /* metadata-ttl-seconds=30 */
+  guint max_chunk_bytes;          /* max-chunk-bytes=1048576 */
+  guint max_metadata_bytes;       /* max-metadata-bytes=5242880 */
+  double audio_rate;              /* audio-rate=12 (token bucket refill, per second) */
+  guint audio_burst;              /* audio-burst=12 */
+  double metadata_rate;           /* metadata-rate=2 */
+  guint metadata_burst;           /* metadata-burst=4 */
+  guint opus_bitrate;             /* opus-bitrate=96000 */
+
+  /* [storage] */
+  char *data_dir;           /* data-dir=/var/lib/echo (ECHO_DATA_DIR) */
+  char *database_url;       /* database-url= (DATABASE_URL); "" = file store in data_dir */
+
+  /* [pipelines] */
+  char *pipelines_dir;      /* dir=<datadir>/echo/pipelines (ECHO_PIPELINES_DIR) */
+
+  /* [discovery] */
+  gboolean discovery_enabled; /* enabled=true */
+  char *discovery_name;       /* name=echod on %h (%h: Avahi puts the host name there) */
+
+  /* [log] */
+  char *log_level;          /* level=info (LOG_LEVEL): error|warning|info|debug */
+
+  /*< private >*/
+  EchoConfigPrivate *priv;
+} EchoConfig;
+
+EchoConfig *echo_config_new_defaults (void);
+void        echo_config_free (EchoConfig *cfg);
+
+/* Applies a key file over cfg. On error cfg may be partly updated: discard it. */
+gboolean echo_config_load_key_file (EchoConfig *cfg, const char *path, GError **error);
+
+/* Applies the environment variables over cfg; envp NULL means g_get_environ(). Unset or empty
+ * variables are ignored. */
+gboolean echo_config_apply_environment (EchoConfig *cfg, const char *const *envp, GError **error);
+
+/* Flags for the caller's GOptionContext: --config, --address, --port, --data-dir,
+ * --database-url, --pipelines-dir, --log-level, --no-discovery, --bearer-token-file and
+ * --set GROUP.KEY=VALUE (any key-file setting). Parsing only records them; cfg must outlive the
+ * group. Then call echo_config_finish(). */
+GOptionGroup *echo_config_option_group (EchoConfig *cfg);
+
+/* After the options were parsed: loads the --config file (if one was given), applies the
+ * environment (envp as above), then the recorded flags. */
+gboolean echo_config_finish (EchoConfig *cfg, const char *const *envp, GError **error);
+
+/* The whole sequence for a program whose only options are the configuration's: defaults,
+ * parse argv (removing what it consumed), key file, environment, flags. */
+EchoConfig *echo_config_load (int *argc, char ***argv, GError **error);
+
+/* The key file given with --config, or NULL. */
+const char *echo_config_get_path (EchoConfig *cfg);
+
+/* One line for the log, "server.address=127.0.0.1 server.port=5000 ... auth.bearer-token=(set)":
+ * secrets read "(set)" or "(unset)", a database URL's password "(set)". */
+char *echo_config_describe (EchoConfig *cfg);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EchoConfig, echo_config_free)
+
+G_END_DECLS
