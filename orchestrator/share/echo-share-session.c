@@ -282,6 +282,23 @@ echo_share_session_new (EchoSharePool *pool, const char *session_id)
 
 /* The document of this session with the given state, end and metadata (which may differ from
  * the session's own: a change is saved before it is applied). */
+/* "sampleRate" and "channels", null until the first chunk fixes them: the status reply
+ * and the stored document say the same. */
+static void
+add_format_members (EchoShareSession *self, JsonBuilder *builder)
+{
+  json_builder_set_member_name (builder, "sampleRate");
+  if (self->sample_rate != 0)
+    json_builder_add_int_value (builder, self->sample_rate);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "channels");
+  if (self->channels != 0)
+    json_builder_add_int_value (builder, self->channels);
+  else
+    json_builder_add_null_value (builder);
+}
+
 static char *
 build_document (EchoShareSession *self, gboolean active, gint64 ended_at_ms, const char *reason,
     GBytes *metadata, gint64 metadata_posted_ms)
@@ -301,16 +318,7 @@ build_document (EchoShareSession *self, gboolean active, gint64 ended_at_ms, con
   json_builder_add_int_value (builder, self->start_ms);
   json_builder_set_member_name (builder, "lastActivity");
   json_builder_add_int_value (builder, wall_of (self, self->last_activity_us));
-  json_builder_set_member_name (builder, "sampleRate");
-  if (self->sample_rate != 0)
-    json_builder_add_int_value (builder, self->sample_rate);
-  else
-    json_builder_add_null_value (builder);
-  json_builder_set_member_name (builder, "channels");
-  if (self->channels != 0)
-    json_builder_add_int_value (builder, self->channels);
-  else
-    json_builder_add_null_value (builder);
+  add_format_members (self, builder);
   json_builder_set_member_name (builder, "latestSequence");
   json_builder_add_int_value (builder, self->latest_sequence);
   json_builder_set_member_name (builder, "bytesIn");
@@ -920,16 +928,7 @@ echo_share_session_status_json (EchoShareSession *self, GError **error)
   } else {
     json_builder_add_null_value (builder);
   }
-  json_builder_set_member_name (builder, "sampleRate");
-  if (self->sample_rate != 0)
-    json_builder_add_int_value (builder, self->sample_rate);
-  else
-    json_builder_add_null_value (builder);
-  json_builder_set_member_name (builder, "channels");
-  if (self->channels != 0)
-    json_builder_add_int_value (builder, self->channels);
-  else
-    json_builder_add_null_value (builder);
+  add_format_members (self, builder);
   json_builder_set_member_name (builder, "latestSequence");
   if (self->latest_sequence >= 0)
     json_builder_add_int_value (builder, self->latest_sequence);
