@@ -71,6 +71,7 @@ static const NamedElementSpec share_elements[] = {
   {ECHO_PIPELINE_ELEMENT_INPUT, "appsrc"},
   {ECHO_PIPELINE_ELEMENT_RELAY, "sharerelay"},
   {ECHO_PIPELINE_ELEMENT_OPUS, "appsink"},
+  {ECHO_PIPELINE_ELEMENT_OPUS_GATE, "valve"},
   {NULL},
 };
 

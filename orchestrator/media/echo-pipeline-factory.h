@@ -14,7 +14,8 @@
  *
  *   share: placeholders {session} {rate} {channels} {out_channels} {channel_mask}
  *          {latency} {token} {announce} {opus_bitrate};
- *          elements appsrc name=input, sharerelay name=relay, appsink name=opus.
+ *          elements appsrc name=input, sharerelay name=relay, appsink name=opus,
+ *          valve name=opusgate (on the Opus branch, before the encoder).
  *
  * Values are checked and escaped before they go into the description, so no value can
  * add elements or properties: numbers must parse and lie in their range, a session id is
@@ -65,6 +66,7 @@ typedef enum
 #define ECHO_PIPELINE_ELEMENT_INPUT "input"
 #define ECHO_PIPELINE_ELEMENT_RELAY "relay"
 #define ECHO_PIPELINE_ELEMENT_OPUS  "opus"
+#define ECHO_PIPELINE_ELEMENT_OPUS_GATE "opusgate"
 
 typedef struct _EchoPipelineFactory EchoPipelineFactory;
 

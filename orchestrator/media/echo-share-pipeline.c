@@ -102,10 +102,12 @@ struct _EchoSharePipeline
   GstPipeline *pipeline;
   GstAppSrc *input;
   GstElement *relay;
+  GstElement *opus_gate;        /* the valve before the Opus encoder */
   GSource *bus_source;
   guint generation;
   guint16 port;                 /* kept across a failure: a restart reuses it */
 
+  gboolean opus_enabled;        /* the Opus valve is open (kept across restarts) */
   GAsyncQueue *opus_queue;      /* of OpusPacket, filled by the streaming thread */
   GSource *opus_source;         /* dispatches opus_queue on context */
 
@@ -237,6 +239,7 @@ teardown_pipeline (EchoSharePipeline * p)
   }
   g_clear_object (&p->input);
   g_clear_object (&p->relay);
+  g_clear_object (&p->opus_gate);
   g_clear_object (&p->pipeline);
   p->anchored = FALSE;
   p->have_reference = FALSE;
@@ -317,6 +320,8 @@ start_pipeline (EchoSharePipeline * p, guint16 port, GError ** error)
           ECHO_PIPELINE_ELEMENT_INPUT));
   p->relay = gst_bin_get_by_name (GST_BIN (p->pipeline), ECHO_PIPELINE_ELEMENT_RELAY);
   opus = gst_bin_get_by_name (GST_BIN (p->pipeline), ECHO_PIPELINE_ELEMENT_OPUS);
+  p->opus_gate = gst_bin_get_by_name (GST_BIN (p->pipeline), ECHO_PIPELINE_ELEMENT_OPUS_GATE);
+  g_object_set (p->opus_gate, "drop", !p->opus_enabled, NULL);
   if (port != 0)
     g_object_set (p->relay, "port", (guint) port, NULL);
 
@@ -395,6 +400,7 @@ echo_share_pipeline_new (EchoPipelineFactory * factory, const char *session_id,
   p->channels = channels;
   p->out_channels = MIN (channels, 2);
   p->margin = options->anchor_margin_ms * GST_MSECOND;
+  p->opus_enabled = options->opus_enabled;
   p->context = g_main_context_ref_thread_default ();
 
   /* the factory checks and escapes every value */
@@ -564,6 +570,30 @@ echo_share_pipeline_restart (EchoSharePipeline * p, GError ** error)
       p->session_id, port, first_error->message);
   p->port = 0;
   return start_pipeline (p, 0, error);
+}
+
+void
+echo_share_pipeline_set_opus_enabled (EchoSharePipeline * p, gboolean enabled)
+{
+  g_return_if_fail (p != NULL);
+
+  enabled = ! !enabled;
+  if (p->opus_enabled == enabled)
+    return;
+  p->opus_enabled = enabled;
+  /* the valve flags the first buffer after reopening DISCONT and re-sends the caps and
+   * segment it held back, so opusenc resyncs to the new timestamps */
+  if (p->opus_gate != NULL)
+    g_object_set (p->opus_gate, "drop", !enabled, NULL);
+  g_debug ("session %s: Opus encoding %s", p->session_id, enabled ? "on" : "off");
+}
+
+gboolean
+echo_share_pipeline_get_opus_enabled (EchoSharePipeline * p)
+{
+  g_return_val_if_fail (p != NULL, FALSE);
+
+  return p->opus_enabled;
 }
 
 guint16

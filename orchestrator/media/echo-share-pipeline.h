@@ -7,7 +7,9 @@
  * float chunks go in through an appsrc; `sharerelay` serves them to `echosyncsrc`
  * receivers over UDP (and announces the session by mDNS when asked); an Opus branch
  * (opusenc, 48 kHz, 20 ms frames) hands every packet back to the owner, who feeds the
- * session's Opus ring with it.
+ * session's Opus ring with it. The Opus branch runs only while the owner enables it
+ * (echo_share_pipeline_set_opus_enabled()): its valve `opusgate` drops the audio before
+ * the encoder otherwise, so a session nobody asks Opus of costs no encoding.
  *
  * Threading: everything here is called from one thread, the one whose thread-default
  * GMainContext was current in echo_share_pipeline_new() (echod's main thread). The Opus
@@ -36,19 +38,21 @@ typedef struct
   gboolean announce;            /* {announce}: announce the session by mDNS */
   const char *token;            /* {token}: receivers must know it; NULL or "": open */
   guint anchor_margin_ms;       /* jitter allowance of the timestamps, see the .c; > 0 */
+  gboolean opus_enabled;        /* the Opus branch encodes from the start */
 } EchoSharePipelineOptions;
 
 #define ECHO_SHARE_PIPELINE_DEFAULT_LATENCY_MS 100
 #define ECHO_SHARE_PIPELINE_DEFAULT_OPUS_BITRATE 96000
 #define ECHO_SHARE_PIPELINE_DEFAULT_ANCHOR_MARGIN_MS 200
 
-/* Options with every field at its default (announce on, no token). */
+/* Options with every field at its default (announce on, no token, Opus off). */
 #define ECHO_SHARE_PIPELINE_OPTIONS_DEFAULT { \
     .latency_ms = ECHO_SHARE_PIPELINE_DEFAULT_LATENCY_MS, \
     .opus_bitrate = ECHO_SHARE_PIPELINE_DEFAULT_OPUS_BITRATE, \
     .announce = TRUE, \
     .token = NULL, \
     .anchor_margin_ms = ECHO_SHARE_PIPELINE_DEFAULT_ANCHOR_MARGIN_MS, \
+    .opus_enabled = FALSE, \
   }
 
 /**
@@ -138,6 +142,18 @@ gboolean echo_share_pipeline_push (EchoSharePipeline * pipeline, const float *sa
  *   has no pipeline (pushes return FALSE) until a later restart succeeds
  */
 gboolean echo_share_pipeline_restart (EchoSharePipeline * pipeline, GError ** error);
+
+/**
+ * echo_share_pipeline_set_opus_enabled:
+ *
+ * Opens (TRUE) or closes the valve before the Opus encoder. Audio reaching it while closed
+ * is dropped; the first buffer after it reopens is flagged DISCONT, so the encoder starts
+ * a fresh timeline instead of stretching the old one over the gap. The state survives
+ * restarts. Packets already past the valve when it closes are still delivered.
+ */
+void echo_share_pipeline_set_opus_enabled (EchoSharePipeline * pipeline,
+    gboolean enabled);
+gboolean echo_share_pipeline_get_opus_enabled (EchoSharePipeline * pipeline);
 
 /* The UDP port sharerelay serves the session on (echo://HOST:PORT/SESSION), 0 when it
  * has no running pipeline. */

@@ -31,6 +31,11 @@ register_metrics (gpointer data)
       "Audio messages not sent to a WebSocket client that had ~2 s of audio unread", NULL);
   m->pipeline_errors = echo_metrics_counter (registry, "echo_pipeline_errors_total",
       "Errors of share sessions' media pipelines", NULL);
+  m->opus_sessions = echo_metrics_gauge (registry, "echo_share_opus_sessions",
+      "Share sessions encoding Opus now, for a format=opus WebSocket client or a poll in "
+      "the last 5 s", NULL);
+  m->opus_packets = echo_metrics_counter (registry, "echo_share_opus_packets_total",
+      "Opus packets the share pipelines encoded for HTTP/WebSocket listeners", NULL);
   build_info = echo_metrics_gauge (registry, "echo_build_info", "echod's version",
       (const char *[]) { "version", NULL });
   echo_metric_set (build_info, (const char *[]) { VERSION }, 1);
@@ -39,7 +44,9 @@ register_metrics (gpointer data)
   echo_metric_add (m->auth_failures, NULL, 0);
   echo_metric_add (m->websocket_dropped, NULL, 0);
   echo_metric_add (m->pipeline_errors, NULL, 0);
+  echo_metric_add (m->opus_packets, NULL, 0);
   echo_metric_set (m->websocket_clients, NULL, 0);
+  echo_metric_set (m->opus_sessions, NULL, 0);
   return m;
 }
 

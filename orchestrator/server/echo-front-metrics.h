@@ -17,6 +17,8 @@ typedef struct {
   EchoMetric *websocket_clients;      /* echo_websocket_clients */
   EchoMetric *websocket_dropped;      /* echo_websocket_dropped_messages_total */
   EchoMetric *pipeline_errors;        /* echo_pipeline_errors_total */
+  EchoMetric *opus_sessions;          /* echo_share_opus_sessions */
+  EchoMetric *opus_packets;           /* echo_share_opus_packets_total */
 } EchoFrontMetrics;
 
 /* Registers on first use; the same struct afterwards. */

@@ -13,6 +13,7 @@
 
 #include "echo-server.h"
 
+#include <netinet/in.h>
 #include <string.h>
 
 #include "config.h"
@@ -46,8 +47,10 @@ struct _EchoServer {
   EchoCors *cors;
   GPtrArray *routes;          /* of EchoRouteEntry*, owned */
   gint64 start_time_us;
+  gboolean log_requests;      /* debug records are shown: log every request */
   char *address;
   guint16 port;
+  int listen_backlog;
 };
 
 struct _EchoRequest {
@@ -57,11 +60,13 @@ struct _EchoRequest {
   EchoRouteResult route;
   EchoRouteEntry *entry;      /* NULL until routed */
   GHashTable *query;          /* NULL when the URI has no query */
-  GByteArray *body;           /* while it arrives */
+  GByteArray *body;           /* while it arrives; NULL until its first bytes */
+  gsize body_expected;        /* its Content-Length when known and within the limit */
   GBytes *body_bytes;         /* once a handler asked for it */
   gboolean body_too_large;
   gboolean replied;
   gboolean upgraded;
+  gboolean keep_alive_fixed;  /* keep_alive_without_body is connected */
   char *session_id;
   char *error_code;           /* the code of an error reply, for the log */
 };
@@ -123,14 +128,28 @@ echo_request_reply_json (EchoRequest *request, guint status, const char *json, g
 }
 
 void
+echo_request_reply_take (EchoRequest *request, guint status, char *json, gssize len)
+{
+  g_autoptr (GBytes) bytes = g_bytes_new_take (json, len < 0 ? strlen (json) : (gsize) len);
+
+  echo_request_reply_bytes (request, status, bytes);
+}
+
+void
 echo_request_reply_node (EchoRequest *request, guint status, JsonNode *node)
 {
-  gsize len = 0;
-  g_autofree char *text = json_to_string (node, FALSE);
+  echo_request_reply_take (request, status, json_to_string (node, FALSE), -1);
+}
 
-  len = strlen (text);
-  echo_request_reply_bytes (request, status,
-      g_bytes_new_take (g_steal_pointer (&text), len));
+/* libsoup 3.2 removes the Content-Length of a 204 (or 304) as it writes the head, which
+ * leaves the response's encoding "until EOF": it then closes the connection after every
+ * such reply. No body follows either way, so the encoding is set back to "none" once the
+ * head is out; the connection stays open for the client's next request. */
+static void
+keep_alive_without_body (SoupServerMessage *msg, gpointer data)
+{
+  soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg),
+      SOUP_ENCODING_NONE);
 }
 
 void
@@ -138,6 +157,12 @@ echo_request_reply_empty (EchoRequest *request, guint status)
 {
   soup_server_message_set_status (request->msg, status, NULL);
   soup_message_body_truncate (soup_server_message_get_response_body (request->msg));
+  if ((status == SOUP_STATUS_NO_CONTENT || status == SOUP_STATUS_NOT_MODIFIED) &&
+      !request->keep_alive_fixed) {
+    g_signal_connect (request->msg, "wrote-headers", G_CALLBACK (keep_alive_without_body),
+        NULL);
+    request->keep_alive_fixed = TRUE;
+  }
   request->replied = TRUE;
 }
 
@@ -232,7 +257,8 @@ echo_request_get_body (EchoRequest *request)
 {
   /* handed over without a copy (an audio body is up to 1.4 MB); later calls share it */
   if (request->body_bytes == NULL)
-    request->body_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&request->body));
+    request->body_bytes = request->body != NULL ?
+        g_byte_array_free_to_bytes (g_steal_pointer (&request->body)) : g_bytes_new (NULL, 0);
   return g_bytes_ref (request->body_bytes);
 }
 
@@ -261,26 +287,29 @@ request_started (SoupServer *soup, SoupServerMessage *msg, gpointer data)
   request->server = data;
   request->msg = msg;
   request->received_us = g_get_monotonic_time ();
-  request->body = g_byte_array_new ();
   g_object_set_data_full (G_OBJECT (msg), ECHO_REQUEST_KEY, request, echo_request_free);
 }
 
 /* Keeps the body ourselves, up to the route's limit: libsoup's own accumulation has no
- * limit. */
+ * limit. libsoup hands it over in pieces of at most 8 KiB; with the Content-Length known
+ * the buffer is allocated once at its full size, not grown (and copied) piece by piece. */
 static void
 request_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer data)
 {
   EchoRequest *request = data;
   gsize limit = request->entry != NULL ? request->entry->body_limit : 0;
   gsize len = g_bytes_get_size (chunk);
+  gsize have = request->body != NULL ? request->body->len : 0;
 
-  if (request->body_too_large || request->body == NULL)
+  if (request->body_too_large || request->body_bytes != NULL)
     return;
-  if (request->body->len + len > limit) {
+  if (have + len > limit) {
     request->body_too_large = TRUE;
-    g_byte_array_set_size (request->body, 0);
+    g_clear_pointer (&request->body, g_byte_array_unref);
     return;
   }
+  if (request->body == NULL)
+    request->body = g_byte_array_sized_new ((guint) MAX (request->body_expected, len));
   g_byte_array_append (request->body, g_bytes_get_data (chunk, NULL), (guint) len);
 }
 
@@ -425,6 +454,8 @@ early_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHash
     too_large (request);
     return;
   }
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
+    request->body_expected = (gsize) soup_message_headers_get_content_length (headers);
 }
 
 /* The body is in (and nothing was refused): run the route. */
@@ -476,7 +507,8 @@ record_request (EchoRequest *request, guint status, gboolean aborted)
       (const char *[]) { method, route_label (request), status_text });
   echo_metric_observe (echo_front_metrics ()->http_duration,
       (const char *[]) { route_label (request) }, seconds);
-  if (request->error_code == NULL)
+  /* thousands a second under load: not even formatted unless someone reads them */
+  if (request->error_code == NULL && request->server->log_requests)
     echo_log_event (G_LOG_LEVEL_DEBUG, request->session_id, route_label (request), status,
         "%s %s -> %u in %.1f ms%s", method,
         g_uri_get_path (soup_server_message_get_uri (request->msg)), status, seconds * 1e3,
@@ -546,6 +578,8 @@ echo_server_new (const EchoConfig *config, GError **error)
   server = g_new0 (EchoServer, 1);
   server->config = config;
   server->start_time_us = echo_clock_monotonic_us ();
+  server->log_requests = g_strcmp0 (config->log_level, "debug") == 0 ||
+      !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   server->router = echo_router_new ();
   server->cors = cors;
   server->routes = g_ptr_array_new_with_free_func (g_free);
@@ -616,13 +650,50 @@ echo_server_add_websocket_route (EchoServer *server, const char *pattern, EchoRo
       add_entry (server, auth, 0, check, open, user_data));
 }
 
+/* The kernel's cap on listen backlogs (net.core.somaxconn), or 4096 (its default since
+ * Linux 5.4) when it cannot be read. */
+static int
+somaxconn (void)
+{
+  g_autofree char *text = NULL;
+  gint64 value;
+
+  if (!g_file_get_contents ("/proc/sys/net/core/somaxconn", &text, NULL, NULL))
+    return 4096;
+  value = g_ascii_strtoll (text, NULL, 10);
+  return value > 0 && value <= G_MAXINT ? (int) value : 4096;
+}
+
+/* A bound, listening TCP socket with a backlog for a crowd: libsoup's own listeners keep
+ * GLib's default of 10 pending connections, and a few hundred clients connecting at once
+ * (the share receivers of a busy echod) would see SYNs dropped and retried a second later. */
+static GSocket *
+listening_socket (GSocketAddress *address, GError **error)
+{
+  g_autoptr (GSocket) socket = NULL;
+  GSocketFamily family = g_socket_address_get_family (address);
+
+  socket = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return NULL;
+  if (family == G_SOCKET_FAMILY_IPV6 &&
+      !g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, error))
+    return NULL;
+  if (!g_socket_bind (socket, address, TRUE, error))
+    return NULL;
+  g_socket_set_listen_backlog (socket, MIN (ECHO_SERVER_LISTEN_BACKLOG, somaxconn ()));
+  if (!g_socket_listen (socket, error))
+    return NULL;
+  return g_steal_pointer (&socket);
+}
+
 gboolean
 echo_server_listen (EchoServer *server, GError **error)
 {
   g_autoptr (GInetAddress) inet = NULL;
   g_autoptr (GSocketAddress) address = NULL;
-  GSList *listeners;
-  GSocketAddress *bound;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketAddress) bound = NULL;
 
   inet = g_inet_address_new_from_string (server->config->address);
   if (inet == NULL) {
@@ -631,24 +702,28 @@ echo_server_listen (EchoServer *server, GError **error)
     return FALSE;
   }
   address = g_inet_socket_address_new (inet, (guint16) server->config->port);
-  if (!soup_server_listen (server->soup, address, 0, error)) {
+  socket = listening_socket (address, error);
+  if (socket == NULL || !soup_server_listen_socket (server->soup, socket, 0, error)) {
     g_prefix_error (error, "cannot listen on %s port %u: ", server->config->address,
         server->config->port);
     return FALSE;
   }
 
-  listeners = soup_server_get_listeners (server->soup);
-  g_return_val_if_fail (listeners != NULL, FALSE);
-  bound = g_socket_get_local_address (listeners->data, error);
-  g_slist_free (listeners);
+  bound = g_socket_get_local_address (socket, error);
   if (bound == NULL)
     return FALSE;
   server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   g_free (server->address);
   server->address = g_inet_address_to_string (g_inet_socket_address_get_address
       (G_INET_SOCKET_ADDRESS (bound)));
-  g_object_unref (bound);
+  server->listen_backlog = g_socket_get_listen_backlog (socket);
   return TRUE;
+}
+
+int
+echo_server_get_listen_backlog (EchoServer *server)
+{
+  return server->listen_backlog;
 }
 
 guint16

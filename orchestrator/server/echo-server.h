@@ -20,6 +20,13 @@
  *
  * Handlers run on the main loop and reply before returning; nothing is paused.
  *
+ * Connections: HTTP/1.1 keep-alive for every reply, 204s included (see
+ * echo_request_reply_empty ()); the listening socket's backlog is
+ * ECHO_SERVER_LISTEN_BACKLOG, so a few hundred clients connecting at once are not
+ * dropped. Memory per request: its body (at most the route's limit; allocated once at
+ * its Content-Length) and its reply, both freed when the reply has been written.
+ * Request logs are debug records, formatted only when debug output is on.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
@@ -67,8 +74,14 @@ void echo_server_add_route (EchoServer *server, const char *method, const char *
 void echo_server_add_websocket_route (EchoServer *server, const char *pattern,
     EchoRouteAuth auth, EchoRouteHandler check, EchoSocketHandler open, gpointer user_data);
 
-/* Binds the configured address and port (0: a free one). */
+/* How many connections may wait to be accepted; the kernel caps it at net.core.somaxconn. */
+#define ECHO_SERVER_LISTEN_BACKLOG 1024
+
+/* Binds the configured address and port (0: a free one) and listens with a backlog of
+ * ECHO_SERVER_LISTEN_BACKLOG (at most somaxconn). */
 gboolean echo_server_listen (EchoServer *server, GError **error);
+/* The backlog in effect (after listen). */
+int echo_server_get_listen_backlog (EchoServer *server);
 /* The bound port (after listen). */
 guint16 echo_server_get_port (EchoServer *server);
 /* The bound address as text (after listen), e.g. "127.0.0.1". */
@@ -104,6 +117,8 @@ void echo_request_reply_json (EchoRequest *request, guint status, const char *js
     gssize len);
 /* Replies with a JSON text held in bytes (not copied). */
 void echo_request_reply_bytes (EchoRequest *request, guint status, GBytes *json);
+/* Replies with a JSON text it takes ownership of (len -1: NUL-terminated). */
+void echo_request_reply_take (EchoRequest *request, guint status, char *json, gssize len);
 /* Replies with a JSON node (serialized compactly). */
 void echo_request_reply_node (EchoRequest *request, guint status, JsonNode *node);
 /* Replies with a status and no body (204). */

@@ -79,9 +79,7 @@ lookup_session (EchoShareApi *api, EchoRequest *request, gboolean for_status)
 static void
 reply_text (EchoRequest *request, guint status, char *json)
 {
-  gsize len = strlen (json);
-
-  echo_request_reply_bytes (request, status, g_bytes_new_take (json, len));
+  echo_request_reply_take (request, status, json, -1);
 }
 
 static void
@@ -208,6 +206,8 @@ handle_get_audio (EchoRequest *request, gpointer data)
     return;
   listener = echo_share_api_listener_key (request);
   echo_share_session_note_poller (session, listener);
+  if (audio_query.format == ECHO_SHARE_AUDIO_FORMAT_OPUS && api->media != NULL)
+    echo_share_media_poll_opus (api->media, echo_share_session_get_id (session));
   if (!echo_share_session_get_audio_json (session, audio_query.since, audio_query.limit,
           audio_query.format, &json, &error)) {
     echo_share_api_reply_error (request, error, FALSE);
@@ -321,7 +321,7 @@ echo_share_api_new (EchoServer *server, EchoSharePool *pool, EchoShareMedia *med
       SMALL_BODY_LIMIT, handle_stop, api);
   echo_server_add_route (server, "GET", "/api/share/{id}/status", ECHO_ROUTE_AUTH_BEARER,
       0, handle_status, api);
-  api->sockets = echo_share_socket_new (server, pool);
+  api->sockets = echo_share_socket_new (server, pool, media);
   return api;
 }
 

@@ -33,6 +33,7 @@
 struct _EchoShareSocket {
   EchoServer *server;
   EchoSharePool *pool;
+  EchoShareMedia *media;      /* nullable */
   GPtrArray *clients;         /* of EchoShareClient*, owned */
 };
 
@@ -43,6 +44,7 @@ typedef struct {
   char *session_id;
   guint listener_id;
   EchoShareAudioFormat format;
+  guint opus_hold;            /* of the session's Opus encoding (format=opus), or 0 */
   GSocket *socket;            /* a reference; NULL when its backlog cannot be measured */
   guint64 sent;               /* bytes handed to libsoup, frame headers included */
   guint64 acked_base;         /* the peer's acknowledged bytes when it was opened */
@@ -57,6 +59,9 @@ client_free (gpointer data)
 
   if (client->listener_id != 0)
     echo_share_session_remove_listener (client->session, client->listener_id);
+  if (client->opus_hold != 0 && client->owner->media != NULL)
+    echo_share_media_release_opus (client->owner->media, client->session_id,
+        client->opus_hold);
   g_signal_handlers_disconnect_by_data (client->conn, client);
   if (soup_websocket_connection_get_state (client->conn) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (client->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
@@ -327,18 +332,21 @@ open_socket (EchoRequest *request, SoupWebsocketConnection *conn, gpointer data)
   send_backlog (client, audio_query.since);
 
   client->listener_id = echo_share_session_add_listener (session, &callbacks, client, NULL);
+  if (client->format == ECHO_SHARE_AUDIO_FORMAT_OPUS && sockets->media != NULL)
+    client->opus_hold = echo_share_media_hold_opus (sockets->media, client->session_id);
   echo_log_event (G_LOG_LEVEL_INFO, client->session_id, ROUTE, 101,
       "WebSocket receiver %s joined (%s)", echo_request_get_remote_host (request),
       client->format == ECHO_SHARE_AUDIO_FORMAT_OPUS ? "opus" : "float");
 }
 
 EchoShareSocket *
-echo_share_socket_new (EchoServer *server, EchoSharePool *pool)
+echo_share_socket_new (EchoServer *server, EchoSharePool *pool, EchoShareMedia *media)
 {
   EchoShareSocket *sockets = g_new0 (EchoShareSocket, 1);
 
   sockets->server = server;
   sockets->pool = pool;
+  sockets->media = media;
   sockets->clients = g_ptr_array_new_with_free_func (client_free);
   echo_server_add_websocket_route (server, ROUTE, ECHO_ROUTE_AUTH_BEARER, check_socket,
       open_socket, sockets);

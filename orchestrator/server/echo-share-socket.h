@@ -21,6 +21,7 @@
 #pragma once
 
 #include "echo-server.h"
+#include "echo-share-media.h"
 #include "echo-share-pool.h"
 
 G_BEGIN_DECLS
@@ -28,7 +29,10 @@ G_BEGIN_DECLS
 typedef struct _EchoShareSocket EchoShareSocket;
 
 /* Registers the route on server; pool is borrowed. */
-EchoShareSocket *echo_share_socket_new (EchoServer *server, EchoSharePool *pool);
+/* media (nullable, borrowed: freed after this object) is told about format=opus clients,
+ * which keep their session's Opus encoding on while they are connected. */
+EchoShareSocket *echo_share_socket_new (EchoServer *server, EchoSharePool *pool,
+    EchoShareMedia *media);
 /* Closes every client (1001, going away). */
 void echo_share_socket_free (EchoShareSocket *sockets);
 

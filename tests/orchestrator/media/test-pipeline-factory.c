@@ -35,7 +35,8 @@
   "   # an indented comment between description lines\n" \
   "t. ! queue ! sharerelay name=relay session={session} port=0 latency={latency}\n" \
   "     announce={announce} token={token} channels={out_channels}\n" \
-  "t. ! queue ! opusenc bitrate={opus_bitrate} ! appsink name=opus\n"
+  "t. ! valve name=opusgate ! queue ! opusenc bitrate={opus_bitrate}\n" \
+  "  ! appsink name=opus\n"
 
 static char *
 pipelines_dir (void)
@@ -145,6 +146,8 @@ test_load_shipped (void)
   g_autoptr (GstCaps) caps = NULL;
   g_autofree char *session = NULL;
   g_autofree char *path = NULL;
+  g_autoptr (GstElement) gate = NULL;
+  gboolean drop = FALSE, idle_encode = TRUE;
   GstElement *encoder = NULL;
   GstStructure *s;
   guint latency = 0, channels = 0;
@@ -194,6 +197,14 @@ test_load_shipped (void)
   g_object_get (encoder, "bitrate", &bitrate, NULL);
   g_assert_cmpint (bitrate, ==, 64000);
   gst_object_unref (encoder);
+
+  /* the Opus branch starts switched off: echod opens the valve on demand */
+  gate = get_named (pipeline, "opusgate");
+  g_object_get (gate, "drop", &drop, NULL);
+  g_assert_true (drop);
+  /* sharerelay does not encode for nobody */
+  g_object_get (relay, "idle-encode", &idle_encode, NULL);
+  g_assert_false (idle_encode);
 }
 
 /* Loads a directory expected to fail; returns the message. */
@@ -302,6 +313,20 @@ test_missing_element (void)
 }
 
 static void
+test_missing_opus_gate (void)
+{
+  /* everything but the valve that switches the Opus branch */
+  g_autofree char *dir = template_dir ("appsrc name=input ! tee name=t\n"
+      "t. ! queue ! sharerelay name=relay session={session}\n"
+      "t. ! queue ! appsink name=opus\n", NULL);
+  g_autofree char *message = load_error (dir);
+
+  assert_names_file (message, dir, "share.pipeline");
+  g_assert_nonnull (strstr (message, "valve name=opusgate"));
+  remove_dir (dir);
+}
+
+static void
 test_mistyped_element (void)
 {
   /* "relay" is there, but not a sharerelay */
@@ -373,7 +398,7 @@ test_caps_list_braces (void)
       "caps=\"audio/x-raw,format={ F32LE, S16LE },rate={rate},channels={channels}\"\n"
       "  ! audioconvert ! audio/x-raw,format={S16LE} ! tee name=t\n"
       "t. ! queue ! sharerelay name=relay session={session}\n"
-      "t. ! queue ! appsink name=opus\n", NULL);
+      "t. ! valve name=opusgate ! queue ! appsink name=opus\n", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (EchoPipelineFactory) factory = echo_pipeline_factory_new (dir, &error);
   g_autoptr (GHashTable) values = share_values ();
@@ -520,6 +545,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline-factory/load/unknown-element", test_unknown_element);
   g_test_add_func ("/pipeline-factory/load/unknown-property", test_unknown_property);
   g_test_add_func ("/pipeline-factory/load/missing-element", test_missing_element);
+  g_test_add_func ("/pipeline-factory/load/missing-opus-gate", test_missing_opus_gate);
   g_test_add_func ("/pipeline-factory/load/mistyped-element", test_mistyped_element);
   g_test_add_func ("/pipeline-factory/load/single-element", test_single_element);
   g_test_add_func ("/pipeline-factory/load/comments-only", test_comments_only);

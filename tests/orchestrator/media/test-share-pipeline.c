@@ -10,6 +10,11 @@
  *  - the Opus callback runs on the main thread with 20 ms packets (960 samples) whose
  *    size fits the bitrate (96 kb/s: about 240 bytes), dated within the sharer timestamps
  *    pushed;
+ *  - the Opus branch encodes only while enabled: no packet while its valve is closed
+ *    (beyond those already past it), packets again once reopened, dated from the audio
+ *    pushed after reopening (the encoder restarts its timeline, it does not stretch the
+ *    old one over the gap; only the tail it held back before closing comes first, in
+ *    its own time); the state survives a restart;
  *  - more than two channels are mixed down to a stereo relay and stereo Opus;
  *  - a stall longer than the margin re-anchors the timeline; a burst far ahead of it is
  *    dropped beyond twice the margin;
@@ -100,6 +105,8 @@ typedef struct
   guint bad_frames;             /* packets not of 960 samples */
   gint64 first_ts, last_ts;
   gboolean ts_backwards;
+  gint64 dated_from;            /* set: packets dated before it are counted in early */
+  guint early;
   EchoSharePipeline **free_on_packet;   /* set: free *it on the first packet */
 } OpusSeen;
 
@@ -118,6 +125,8 @@ on_opus (EchoSharePipeline * p, const guint8 * packet, gsize len, guint frames,
     seen->ts_backwards = TRUE;
   }
   seen->last_ts = timestamp_ms;
+  if (seen->dated_from != 0 && timestamp_ms < seen->dated_from)
+    seen->early++;
   seen->packets++;
   seen->bytes += len;
   seen->min_len = MIN (seen->min_len, (guint) len);
@@ -330,6 +339,8 @@ test_options (void)
 
   /* never announce on the machine's network from a test */
   o.announce = FALSE;
+  /* most cases look at the Opus packets; the gate has a case of its own */
+  o.opus_enabled = TRUE;
   return o;
 }
 
@@ -497,8 +508,8 @@ test_reanchor (void)
   "  ! tee name=t\n" \
   "t. ! queue ! sharerelay name=relay session={session} port=0 latency={latency}\n" \
   "     announce={announce} token={token} channels={out_channels}\n" \
-  "t. ! queue ! identity error-after=2 ! opusenc bitrate={opus_bitrate}\n" \
-  "  ! appsink name=opus\n"
+  "t. ! valve name=opusgate ! queue ! identity error-after=2\n" \
+  "  ! opusenc bitrate={opus_bitrate} ! appsink name=opus\n"
 
 static char *
 write_template_dir (const char *contents)
@@ -669,7 +680,7 @@ test_start_error (void)
       "  ! tee name=t\n"
       "t. ! queue ! sharerelay name=relay session={session} address=192.0.2.1\n"
       "     announce=false\n"
-      "t. ! queue ! opusenc ! appsink name=opus\n");
+      "t. ! valve name=opusgate ! queue ! opusenc ! appsink name=opus\n");
   g_autoptr (GError) error = NULL;
   g_autoptr (EchoPipelineFactory) factory = echo_pipeline_factory_new (dir, &error);
   EchoSharePipeline *pipeline;
@@ -767,6 +778,81 @@ test_free_in_opus_callback (void)
   sharer_clear (&sharer);
 }
 
+static guint
+packets_after (EchoSharePipeline * pipeline, OpusSeen * seen, guint chunks)
+{
+  guint before = seen->packets;
+
+  feed (pipeline, 2, chunks, 500, NULL, NULL);
+  return seen->packets - before;
+}
+
+static void
+test_opus_gate (void)
+{
+  g_autoptr (EchoPipelineFactory) factory = shipped_factory ();
+  EchoSharePipelineOptions options = test_options ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (EchoSharePipeline) pipeline = NULL;
+  OpusSeen seen = {.main_thread = g_thread_self () };
+  EchoSharePipelineStats stats;
+  gint64 closed_last_ts, reopened_at_ts;
+  guint n;
+
+  options.opus_enabled = FALSE;
+  pipeline = echo_share_pipeline_new (factory, "662607", SHARER_RATE, 2, &options, &error);
+  g_assert_no_error (error);
+  echo_share_pipeline_set_callbacks (pipeline, on_opus, NULL, &seen, NULL);
+  g_assert_false (echo_share_pipeline_get_opus_enabled (pipeline));
+
+  /* closed from the start: the audio goes through (to the relay), no Opus */
+  n = packets_after (pipeline, &seen, 8);
+  echo_share_pipeline_get_stats (pipeline, &stats);
+  g_assert_cmpuint (stats.frames_in, ==, 8 * CHUNK_FRAMES);
+  g_assert_cmpuint (n, ==, 0);
+
+  /* opened: about 37 packets for 8 chunks (743 ms) */
+  echo_share_pipeline_set_opus_enabled (pipeline, TRUE);
+  g_assert_true (echo_share_pipeline_get_opus_enabled (pipeline));
+  n = packets_after (pipeline, &seen, 8);
+  g_test_message ("open: %u packets", n);
+  g_assert_cmpuint (n, >=, 20);
+  g_assert_cmpuint (seen.bad_frames, ==, 0);
+
+  /* closed again: at most what was past the valve already (none here: feed() waited
+   * half a second after the last chunk) */
+  echo_share_pipeline_set_opus_enabled (pipeline, FALSE);
+  closed_last_ts = seen.last_ts;
+  n = packets_after (pipeline, &seen, 8);
+  g_test_message ("closed: %u packets", n);
+  g_assert_cmpuint (n, <=, 2);
+
+  /* reopened: packets again, dated from the audio after reopening (chunks are dated
+   * when pushed), except the partial frame the encoder held back when it closed: it
+   * comes first, right after the last packet before closing */
+  echo_share_pipeline_set_opus_enabled (pipeline, TRUE);
+  reopened_at_ts = g_get_real_time () / 1000;
+  seen.dated_from = reopened_at_ts;
+  seen.packets = 0;
+  n = packets_after (pipeline, &seen, 8);
+  g_test_message ("reopened: %u packets, %u dated before reopening; the first %"
+      G_GINT64_FORMAT " ms after the last before closing, the last %" G_GINT64_FORMAT
+      " ms after reopening", n, seen.early, seen.first_ts - closed_last_ts,
+      seen.last_ts - reopened_at_ts);
+  g_assert_cmpuint (n, >=, 20);
+  g_assert_cmpuint (seen.early, <=, 1);
+  g_assert_cmpint (seen.last_ts - reopened_at_ts, >=, 500);
+  g_assert_false (seen.ts_backwards);
+
+  /* the state survives a restart */
+  echo_share_pipeline_set_opus_enabled (pipeline, FALSE);
+  g_assert_true (echo_share_pipeline_restart (pipeline, &error));
+  g_assert_no_error (error);
+  g_assert_false (echo_share_pipeline_get_opus_enabled (pipeline));
+  n = packets_after (pipeline, &seen, 6);
+  g_assert_cmpuint (n, <=, 2);
+}
+
 /* Only inside tests/lib/mdns-sandbox (meson runs this case there on its own). */
 static void
 test_announce (void)
@@ -812,6 +898,7 @@ main (int argc, char **argv)
   g_test_add_func ("/share-pipeline/error/invalid-arguments", test_invalid_arguments);
   g_test_add_func ("/share-pipeline/restart", test_restart);
   g_test_add_func ("/share-pipeline/free-in-opus-callback", test_free_in_opus_callback);
+  g_test_add_func ("/share-pipeline/opus-gate", test_opus_gate);
   g_test_add_func ("/share-pipeline/announce", test_announce);
 
   return g_test_run ();

@@ -414,6 +414,14 @@ echod_harness_port (EchodHarness *h)
   return h->port;
 }
 
+GPid
+echod_harness_pid (EchodHarness *h)
+{
+  const char *id = h->proc != NULL ? g_subprocess_get_identifier (h->proc) : NULL;
+
+  return id != NULL ? (GPid) g_ascii_strtoll (id, NULL, 10) : 0;
+}
+
 const char *
 echod_harness_banner (EchodHarness *h)
 {

@@ -62,6 +62,8 @@ gboolean echod_harness_start (EchodHarness *h, GError **error);
 int echod_harness_stop (EchodHarness *h, int signum);
 gboolean echod_harness_is_running (EchodHarness *h);
 guint16 echod_harness_port (EchodHarness *h);
+/* echod's process id while it runs, else 0. */
+GPid echod_harness_pid (EchodHarness *h);
 /* The lines echod printed on stdout after the listening line, so far. */
 const char *echod_harness_banner (EchodHarness *h);
 
