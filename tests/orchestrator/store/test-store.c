@@ -90,7 +90,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
-  f->data_dir = g_dir_make_tmp ("echo-store-test-XXXXXX", &error);
+  f->data_dir = g_dir_make_tmp (NULL, &error);
   g_assert_no_error (error);
   if (database_url != NULL) {
     g_autofree char *create = NULL;
