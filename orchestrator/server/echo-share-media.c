@@ -305,20 +305,9 @@ build_pipeline (SessionMedia *sm)
   return TRUE;
 }
 
-/* The chunk's "timestamp" (the sharer's clock), read from its reply object: the member
- * comes after the base64 data, which holds no quotes, so its last occurrence is it. */
-static gint64
-chunk_timestamp (const char *chunk_json)
-{
-  static const char key[] = "\"timestamp\":";
-  const char *at = g_strrstr (chunk_json, key);
-
-  return at != NULL ? g_ascii_strtoll (at + strlen (key), NULL, 10) : 0;
-}
-
 static void
 on_audio_chunk (EchoShareSession *session, const float *samples, guint n_frames,
-    const char *chunk_json, gpointer data)
+    gint64 timestamp, const char *chunk_json, gpointer data)
 {
   SessionMedia *sm = data;
 
@@ -327,7 +316,7 @@ on_audio_chunk (EchoShareSession *session, const float *samples, guint n_frames,
   if (sm->pipeline == NULL && !build_pipeline (sm))
     return;
   /* FALSE while it is failing or restarting: the error callback decides what follows */
-  echo_share_pipeline_push (sm->pipeline, samples, n_frames, chunk_timestamp (chunk_json));
+  echo_share_pipeline_push (sm->pipeline, samples, n_frames, timestamp);
 }
 
 static void

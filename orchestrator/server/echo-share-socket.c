@@ -163,7 +163,7 @@ on_metadata (EchoShareSession *session, const char *metadata_json, gpointer data
 
 static void
 on_audio_chunk (EchoShareSession *session, const float *samples, guint n_frames,
-    const char *chunk_json, gpointer data)
+    gint64 timestamp, const char *chunk_json, gpointer data)
 {
   EchoShareClient *client = data;
 

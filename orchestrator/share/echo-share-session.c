@@ -769,7 +769,7 @@ echo_share_session_post_audio (EchoShareSession *self, const char *body, gsize l
     if (listener->callbacks.is_receiver)
       chunk->delivered = TRUE;
     listener->callbacks.audio_chunk (self, g_bytes_get_data (chunk->payload, NULL),
-        chunk->n_frames, chunk->json, listener->user_data);
+        chunk->n_frames, chunk->timestamp, chunk->json, listener->user_data);
   }
   g_object_unref (self);
   return TRUE;

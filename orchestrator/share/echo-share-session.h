@@ -111,9 +111,10 @@ void        echo_share_session_add_bytes_out (EchoShareSession *session, guint64
 typedef struct {
   /* New metadata: the object text as posted. */
   void (*metadata) (EchoShareSession *session, const char *metadata_json, gpointer user_data);
-  /* A new float chunk: @samples interleaved (n_frames * channels), and its reply object. */
+  /* A new float chunk: @samples interleaved (n_frames * channels), the sharer's
+   * @timestamp (ms, its clock) and the chunk's reply object. */
   void (*audio_chunk) (EchoShareSession *session, const float *samples, guint n_frames,
-                       const char *chunk_json, gpointer user_data);
+                       gint64 timestamp, const char *chunk_json, gpointer user_data);
   /* A new Opus packet from push_opus(), and its reply object. */
   void (*opus_packet) (EchoShareSession *session, const guint8 *packet, gsize len,
                        guint n_frames, const char *packet_json, gpointer user_data);

@@ -765,7 +765,7 @@ listener_metadata_cb (EchoShareSession *session, const char *json, gpointer user
 
 static void
 listener_chunk_cb (EchoShareSession *session, const float *samples, guint n_frames,
-    const char *chunk_json, gpointer user_data)
+    gint64 timestamp, const char *chunk_json, gpointer user_data)
 {
   ListenerData *d = user_data;
   g_autofree char *visible = NULL;
