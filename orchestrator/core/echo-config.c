@@ -59,6 +59,8 @@ static const Setting settings[] = {
   { "server", "port", "PORT", SETTING_UINT, FIELD (port), 0, 65535, 0, NULL, NULL, "5000" },
   { "server", "cors-origins", NULL, SETTING_STRV, FIELD (cors_origins), 0, 0, 0, NULL, NULL,
     "http://localhost:*;http://127.0.0.1:*" },
+  { "server", "poll-interval-us", NULL, SETTING_UINT, FIELD (poll_interval_us), 0, 100000, 0,
+    NULL, NULL, "1000" },
 
   { "auth", "bearer-token", "BEARER_TOKEN", SETTING_STRING, FIELD (bearer_token), 0, 0,
     SETTING_SECRET, NULL, NULL, "" },

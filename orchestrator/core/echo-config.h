@@ -34,6 +34,7 @@ typedef struct
   char *address;            /* address=127.0.0.1 */
   guint port;               /* port=5000 (PORT); 0 binds a free port */
   char **cors_origins;      /* cors-origins=http://localhost:*;http://127.0.0.1:* (patterns) */
+  guint poll_interval_us;   /* poll-interval-us=1000: least time between main-loop wake-ups */
 
   /* [auth] */
   char *bearer_token;       /* bearer-token= (BEARER_TOKEN); "" = not configured */

@@ -27,6 +27,7 @@
 #include "echo-log.h"
 #include "echo-metrics.h"
 #include "echo-pipeline-factory.h"
+#include "echo-poll-pacer.h"
 #include "echo-server.h"
 #include "echo-share-api.h"
 #include "echo-share-media.h"
@@ -299,6 +300,7 @@ run_daemon (int argc, char **argv)
       "restored", echo_server_get_address (server), echo_server_get_port (server),
       echo_share_pool_get_active_count (pool));
 
+  echo_poll_pacer_install (NULL, config->poll_interval_us);
   loop = g_main_loop_new (NULL, FALSE);
   sigint = g_unix_signal_add (SIGINT, on_signal, loop);
   sigterm = g_unix_signal_add (SIGTERM, on_signal, loop);

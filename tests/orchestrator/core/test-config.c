@@ -397,7 +397,7 @@ test_shipped_config (Fixture *fixture, gconstpointer data)
         }
       g_string_append_printf (uncommented, "%s\n", line);
     }
-  g_assert_cmpuint (n_keys, ==, 24);
+  g_assert_cmpuint (n_keys, ==, 25);
   path = write_file (fixture, "shipped.conf", uncommented->str);
   g_assert_true (echo_config_load_key_file (cfg, path, &error));
   g_assert_no_error (error);
