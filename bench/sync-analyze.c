@@ -34,11 +34,11 @@ print_table (EchoSyncReceiver * const *rx, guint n, const EchoSyncSummary * s)
 {
   guint i;
 
-  printf ("%-16s %10s %10s %8s %10s %9s %9s %9s %9s %8s\n", "receiver",
-      "conv<1ms", "conv<100us", "glitches", "e2e", "|d| mean", "p50", "p99",
+  printf ("%-16s %10s %10s %8s %6s %10s %9s %9s %9s %9s %8s\n", "receiver",
+      "conv<1ms", "conv<100us", "glitches", "stall", "e2e", "|d| mean", "p50", "p99",
       "max", "windows");
-  printf ("%-16s %10s %10s %8s %10s %9s %9s %9s %9s %8s\n", "", "ms", "ms",
-      "", "ms", "us", "us", "us", "us", "used");
+  printf ("%-16s %10s %10s %8s %6s %10s %9s %9s %9s %9s %8s\n", "", "ms", "ms",
+      "", "(of)", "ms", "us", "us", "us", "us", "used");
   for (i = 0; i < n; i++) {
     const EchoSyncReceiver *r = rx[i];
     g_autofree gchar *c1 = num (r->converge_1ms_ms, 1);
@@ -49,11 +49,12 @@ print_table (EchoSyncReceiver * const *rx, guint n, const EchoSyncSummary * s)
     g_autofree gchar *p99 = num (r->abs_p99_us, 2);
     g_autofree gchar *max = num (r->abs_max_us, 2);
 
-    printf ("%-16s %10s %10s %8u %10s %9s %9s %9s %9s %8u\n", r->name, c1, c2,
-        r->glitches, e2e, mean, p50, p99, max, r->good_windows);
+    printf ("%-16s %10s %10s %8u %6u %10s %9s %9s %9s %9s %8u\n", r->name, c1, c2,
+        r->glitches, r->stall_glitches, e2e, mean, p50, p99, max, r->good_windows);
   }
   printf ("(convergence is counted from when each receiver opened its device; "
-      "|d| after convergence, glitch windows excluded)\n\n");
+      "|d| after convergence, glitch windows excluded; \"stall\": glitches that began "
+      "during a host stall, --host-stalls)\n\n");
   {
     g_autofree gchar *p50 = num (s->p50_us, 2);
     g_autofree gchar *p99 = num (s->p99_us, 2);
@@ -87,9 +88,9 @@ print_machine_lines (EchoSyncReceiver * const *rx, guint n,
     g_autofree gchar *max = num (r->abs_max_us, 3);
 
     printf ("receiver name=%s converge1ms=%s converge100us=%s glitches=%u "
-        "e2e_ms=%s p99_abs_us=%s mean_abs_us=%s p50_abs_us=%s max_abs_us=%s "
-        "windows=%u\n", r->name, c1, c2, r->glitches, e2e, p99, mean, p50, max,
-        r->good_windows);
+        "stall_glitches=%u e2e_ms=%s p99_abs_us=%s mean_abs_us=%s p50_abs_us=%s "
+        "max_abs_us=%s windows=%u\n", r->name, c1, c2, r->glitches, r->stall_glitches,
+        e2e, p99, mean, p50, max, r->good_windows);
   }
   {
     g_autofree gchar *p50 = num (s->p50_us, 3);
@@ -99,8 +100,38 @@ print_machine_lines (EchoSyncReceiver * const *rx, guint n,
     g_autofree gchar *c2 = num (s->converge_100us_ms, 3);
 
     printf ("pairs p50=%s p99=%s max=%s converge1ms=%s converge100us=%s "
-        "glitches=%u\n", p50, p99, max, c1, c2, s->glitches);
+        "glitches=%u stall_glitches=%u\n", p50, p99, max, c1, c2, s->glitches,
+        s->stall_glitches);
   }
+}
+
+/* The "stall start_ns=A end_ns=B ..." lines of a host-stall-monitor file. */
+static GArray *
+load_stalls (const gchar * path, GError ** error)
+{
+  g_autofree gchar *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GArray) stalls = g_array_new (FALSE, FALSE, sizeof (EchoSyncStall));
+  guint i;
+
+  if (!g_file_get_contents (path, &text, NULL, error))
+    return NULL;
+  lines = g_strsplit (text, "\n", -1);
+  for (i = 0; lines[i] != NULL; i++) {
+    EchoSyncStall stall;
+
+    if (!g_str_has_prefix (lines[i], "stall "))
+      continue;
+    if (sscanf (lines[i], "stall start_ns=%" G_GINT64_FORMAT " end_ns=%"
+            G_GINT64_FORMAT, &stall.start_ns, &stall.end_ns) != 2 ||
+        stall.end_ns < stall.start_ns) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+          "%s:%u: not a stall line: %s", path, i + 1, lines[i]);
+      return NULL;
+    }
+    g_array_append_val (stalls, stall);
+  }
+  return g_steal_pointer (&stalls);
 }
 
 static gboolean
@@ -150,6 +181,8 @@ main (int argc, char **argv)
   EchoSyncParams params;
   gint64 anchor_capture = G_MININT64;
   g_autofree gchar *csv = NULL;
+  g_autofree gchar *stalls_path = NULL;
+  g_autoptr (GArray) stalls = NULL;
   g_autofree gchar *names_arg = NULL;
   g_auto (GStrv) files = NULL;
   g_auto (GStrv) names = NULL;
@@ -181,6 +214,9 @@ main (int argc, char **argv)
           "RATIO"},
       {"jump-us", 0, 0, G_OPTION_ARG_DOUBLE, &params.jump_us,
           "Delay change between windows that is a glitch (default 20)", "US"},
+      {"host-stalls", 0, 0, G_OPTION_ARG_FILENAME, &stalls_path,
+          "bench/host-stall-monitor output: count the glitches that began in "
+            "a host stall apart", "FILE"},
       {"csv", 0, 0, G_OPTION_ARG_FILENAME, &csv,
           "Write the per-window series to this CSV file", "PATH"},
       {"names", 0, 0, G_OPTION_ARG_STRING, &names_arg,
@@ -218,6 +254,15 @@ main (int argc, char **argv)
     g_printerr ("sync-analyze: --window-ms, --jump-us and --glitch-threshold "
         "must be positive\n");
     return EXIT_USAGE;
+  }
+  if (stalls_path != NULL) {
+    stalls = load_stalls (stalls_path, &error);
+    if (stalls == NULL) {
+      g_printerr ("sync-analyze: %s\n", error->message);
+      return EXIT_BAD_INPUT;
+    }
+    params.stalls = (const EchoSyncStall *) stalls->data;
+    params.n_stalls = stalls->len;
   }
   n = g_strv_length (files);
   if (names_arg) {

@@ -24,6 +24,21 @@ echo_sync_params_init (EchoSyncParams * p)
   p->glitch_threshold = 0.1;
   p->jump_us = 20.0;
   p->silence_rms = 1e-3;
+  p->stall_margin_ns = 100 * G_GINT64_CONSTANT (1000000);
+}
+
+/* Whether a glitch beginning in window @w began during a host stall (or its margin). */
+static gboolean
+in_host_stall (const EchoSyncWindow * w, const EchoSyncParams * p)
+{
+  guint i;
+
+  for (i = 0; i < p->n_stalls; i++) {
+    if (w->end_ns >= p->stalls[i].start_ns &&
+        w->start_ns <= p->stalls[i].end_ns + p->stall_margin_ns)
+      return TRUE;
+  }
+  return FALSE;
 }
 
 /* Python-style modulo: the result has the sign of @m (> 0). */
@@ -385,8 +400,11 @@ collect_statistics (EchoSyncReceiver * r, const EchoSyncParams * p)
   for (i = start >= 0 ? (guint) start : r->n_analysed; i < r->n_analysed; i++) {
     if (w[i].bad) {
       r->glitch_windows++;
-      if (!in_glitch)
+      if (!in_glitch) {
         r->glitches++;
+        if (in_host_stall (&w[i], p))
+          r->stall_glitches++;
+      }
     }
     in_glitch = w[i].bad;
   }
@@ -555,6 +573,7 @@ echo_sync_summarise (EchoSyncReceiver * const *rx, guint n,
   s->single = n == 1;
   for (a = 0; a < n; a++) {
     s->glitches += rx[a]->glitches;
+    s->stall_glitches += rx[a]->stall_glitches;
     s->converge_1ms_ms = MAX (s->converge_1ms_ms, rx[a]->converge_1ms_ms);
     s->converge_100us_ms = MAX (s->converge_100us_ms, rx[a]->converge_100us_ms);
   }

@@ -18,6 +18,13 @@ G_BEGIN_DECLS
 /* The signal repeats every 1536 samples at 48 kHz: 32 ms. */
 #define ECHO_SYNC_SIGNAL_PERIOD_NS G_GINT64_CONSTANT (32000000)
 
+/* A span during which the host ran no thread (bench/host-stall-monitor), host ns. */
+typedef struct
+{
+  gint64 start_ns;
+  gint64 end_ns;
+} EchoSyncStall;
+
 typedef struct
 {
   /* the ideal timeline: source sample k plays at session time
@@ -33,6 +40,12 @@ typedef struct
   gdouble glitch_threshold;     /* residual ratio above which a window is a glitch */
   gdouble jump_us;              /* change of delay between windows that is a glitch */
   gdouble silence_rms;          /* windows quieter than this are silent */
+
+  /* host stalls (not owned; may be NULL): a glitch that starts between a stall's start and
+   * its end + stall_margin_ns is counted in stall_glitches as well */
+  const EchoSyncStall *stalls;
+  guint n_stalls;
+  gint64 stall_margin_ns;       /* default 100 ms: a device refills after the stall */
 } EchoSyncParams;
 
 void echo_sync_params_init (EchoSyncParams * params);
@@ -74,6 +87,7 @@ typedef struct
   gdouble converge_100us_ms;
   guint glitches;               /* runs of bad windows from converge_1ms on */
   guint glitch_windows;         /* bad windows in those runs */
+  guint stall_glitches;         /* of the glitches, those that began in a host stall */
 
   guint good_windows;           /* after converge_1ms and not bad: the statistics below */
   gdouble median_d_us;          /* NaN without good windows */
@@ -109,6 +123,7 @@ typedef struct
   gdouble converge_1ms_ms;      /* max over receivers; INFINITY if any never converged */
   gdouble converge_100us_ms;
   guint glitches;               /* sum */
+  guint stall_glitches;         /* sum */
 } EchoSyncSummary;
 
 /* Inter-receiver offsets: for each pair (a, b), a < b, |d_a - d_b| at a's usable window

@@ -488,6 +488,52 @@ test_underrun_flag (void)
   g_assert_cmpint (r->converge_1ms, ==, 0);
 }
 
+/* A glitch that begins during a host stall (or just after it) is counted apart; one
+ * elsewhere is not. */
+static void
+test_host_stall_attribution (void)
+{
+  gdouble zero = 0;
+  const gint64 ms = G_GINT64_CONSTANT (1000000);
+  const EchoSyncStall at_gap[] = {
+    {START_NS + 300 * ms, START_NS + 310 * ms},
+    {START_NS + 1080 * ms, START_NS + 1095 * ms},
+  };
+  const EchoSyncStall elsewhere[] = {
+    {START_NS + 300 * ms, START_NS + 310 * ms},
+  };
+  Synth s;
+  EchoSyncParams p;
+  g_autoptr (EchoSyncReceiver) with = NULL;
+  g_autoptr (EchoSyncReceiver) without = NULL;
+  EchoSyncReceiver *both[2];
+  EchoSyncSummary sum;
+
+  synth_init (&s);
+  s.delay = constant_delay;
+  s.delay_data = &zero;
+  s.gap_at = 1.1;
+  s.gap_s = 0.020;
+  test_params (&p);
+  p.stalls = at_gap;
+  p.n_stalls = G_N_ELEMENTS (at_gap);
+  with = synth_analyse (&s, "stalled", &p);
+  g_assert_cmpuint (with->glitches, ==, 1);
+  g_assert_cmpuint (with->stall_glitches, ==, 1);
+
+  p.stalls = elsewhere;
+  p.n_stalls = G_N_ELEMENTS (elsewhere);
+  without = synth_analyse (&s, "not-stalled", &p);
+  g_assert_cmpuint (without->glitches, ==, 1);
+  g_assert_cmpuint (without->stall_glitches, ==, 0);
+
+  both[0] = with;
+  both[1] = without;
+  echo_sync_summarise (both, 2, &sum);
+  g_assert_cmpuint (sum.glitches, ==, 2);
+  g_assert_cmpuint (sum.stall_glitches, ==, 1);
+}
+
 static void
 test_session_clock (void)
 {
@@ -780,6 +826,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sync-analyze/underrun-flag", test_underrun_flag);
   g_test_add_func ("/sync-analyze/excursion-after-convergence",
       test_excursion_after_convergence);
+  g_test_add_func ("/sync-analyze/host-stall-attribution", test_host_stall_attribution);
   g_test_add_func ("/sync-analyze/session-clock", test_session_clock);
   g_test_add_func ("/sync-analyze/never-converges", test_never_converges);
   g_test_add_func ("/sync-analyze/interpolation", test_interpolation);

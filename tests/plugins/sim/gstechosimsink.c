@@ -44,7 +44,10 @@
  * the CLOCK_MONOTONIC time at which its first frame plays, its frame count, whether the
  * device ran dry just before it, and its samples as 32-bit floats (S16 input divided by
  * 32768). The header holds the rate, channels, skew and the time the sink was opened. The
- * format is specified in bench/syncrec.h and docs/elements/echosimsink.md.
+ * format is specified in bench/syncrec.h and docs/elements/echosimsink.md. The file is
+ * written by a thread of its own: the device thread only copies the samples into a
+ * queue, so a slow disk (writeback of a busy file system can hold a write() for tens of
+ * milliseconds) never makes the device run dry, which a real sound card would not.
  *
  * ## Example launch lines
  * |[
@@ -118,7 +121,10 @@ struct _GstEchoSimSink
   gint64 drop_ns;
   guint underruns;
 
-  /* the recording, under rec_lock (only the device thread adds blocks while it runs) */
+  /* the recording, under rec_lock: written by rec_thread from rec_queue (RecJob), the
+   * header by prepare() before any block is queued */
+  GThread *rec_thread;
+  GAsyncQueue *rec_queue;
   GMutex rec_lock;
   EchoSyncRecWriter *rec;
   gboolean rec_failed;
@@ -174,6 +180,130 @@ timespec_from_ns (struct timespec *ts, gint64 ns)
 
 /* ---- recording ---- */
 
+/* What the device thread hands the recording thread. */
+typedef enum
+{
+  REC_JOB_BLOCK,
+  REC_JOB_DROP,
+  REC_JOB_SYNC,                 /* everything before it is written: signal the waiter */
+  REC_JOB_QUIT,
+} RecJobKind;
+
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gboolean done;
+} RecSync;
+
+typedef struct
+{
+  RecJobKind kind;
+  gint64 host_ns;
+  guint32 flags;
+  EchoSyncRecSamples format;
+  guint32 frames;
+  guint8 *data;
+  RecSync *sync;
+} RecJob;
+
+static void record_failed (GstEchoSimSink * self, GError * error);
+
+static void
+rec_job_free (RecJob * job)
+{
+  g_free (job->data);
+  g_free (job);
+}
+
+static gpointer
+record_thread (gpointer user_data)
+{
+  GstEchoSimSink *self = user_data;
+
+  for (;;) {
+    RecJob *job = g_async_queue_pop (self->rec_queue);
+    GError *error = NULL;
+    gboolean ok = TRUE;
+
+    if (job->kind == REC_JOB_QUIT) {
+      rec_job_free (job);
+      break;
+    }
+    if (job->kind == REC_JOB_SYNC) {
+      g_mutex_lock (&job->sync->lock);
+      job->sync->done = TRUE;
+      g_cond_signal (&job->sync->cond);
+      g_mutex_unlock (&job->sync->lock);
+      rec_job_free (job);
+      continue;
+    }
+    g_mutex_lock (&self->rec_lock);
+    if (self->rec && !self->rec_failed) {
+      if (job->kind == REC_JOB_BLOCK)
+        ok = echo_sync_rec_writer_add_block (self->rec, job->host_ns, job->flags,
+            job->format, job->data, job->frames, &error);
+      else if (echo_sync_rec_writer_has_header (self->rec))
+        ok = echo_sync_rec_writer_add_drop (self->rec, job->host_ns, &error);
+      if (!ok) {
+        record_failed (self, error);
+        g_clear_error (&error);
+      }
+    }
+    g_mutex_unlock (&self->rec_lock);
+    rec_job_free (job);
+  }
+  return NULL;
+}
+
+static void
+record_push (GstEchoSimSink * self, RecJob * job)
+{
+  if (self->rec_queue != NULL)
+    g_async_queue_push (self->rec_queue, job);
+  else
+    rec_job_free (job);
+}
+
+/* Waits until every queued block is in the writer. */
+static void
+record_sync (GstEchoSimSink * self)
+{
+  RecSync sync;
+  RecJob *job;
+
+  if (self->rec_queue == NULL)
+    return;
+  g_mutex_init (&sync.lock);
+  g_cond_init (&sync.cond);
+  sync.done = FALSE;
+  job = g_new0 (RecJob, 1);
+  job->kind = REC_JOB_SYNC;
+  job->sync = &sync;
+  g_async_queue_push (self->rec_queue, job);
+  g_mutex_lock (&sync.lock);
+  while (!sync.done)
+    g_cond_wait (&sync.cond, &sync.lock);
+  g_mutex_unlock (&sync.lock);
+  g_mutex_clear (&sync.lock);
+  g_cond_clear (&sync.cond);
+}
+
+static void
+record_stop (GstEchoSimSink * self)
+{
+  RecJob *job;
+
+  if (self->rec_thread == NULL)
+    return;
+  job = g_new0 (RecJob, 1);
+  job->kind = REC_JOB_QUIT;
+  g_async_queue_push (self->rec_queue, job);
+  g_thread_join (self->rec_thread);
+  self->rec_thread = NULL;
+  g_clear_pointer (&self->rec_queue, g_async_queue_unref);
+}
+
 static void
 record_failed (GstEchoSimSink * self, GError * error)
 {
@@ -189,7 +319,7 @@ record_pending_drop (GstEchoSimSink * self)
 {
   gboolean drop;
   gint64 drop_ns;
-  GError *error = NULL;
+  RecJob *job;
 
   pthread_mutex_lock (&self->dev_lock);
   drop = self->drop_pending;
@@ -199,37 +329,30 @@ record_pending_drop (GstEchoSimSink * self)
   if (!drop)
     return;
 
-  g_mutex_lock (&self->rec_lock);
-  if (self->rec && !self->rec_failed &&
-      echo_sync_rec_writer_has_header (self->rec) &&
-      !echo_sync_rec_writer_add_drop (self->rec, drop_ns, &error)) {
-    record_failed (self, error);
-    g_clear_error (&error);
-  }
-  g_mutex_unlock (&self->rec_lock);
+  job = g_new0 (RecJob, 1);
+  job->kind = REC_JOB_DROP;
+  job->host_ns = drop_ns;
+  record_push (self, job);
 }
 
 static void
 record_runs (GstEchoSimSink * self, const guint8 * data)
 {
-  GError *error = NULL;
   guint i;
 
-  g_mutex_lock (&self->rec_lock);
-  if (self->rec && !self->rec_failed) {
-    for (i = 0; i < self->runs->len; i++) {
-      const Run *run = &g_array_index (self->runs, Run, i);
+  for (i = 0; i < self->runs->len; i++) {
+    const Run *run = &g_array_index (self->runs, Run, i);
+    RecJob *job = g_new0 (RecJob, 1);
 
-      if (!echo_sync_rec_writer_add_block (self->rec, run->host_ns,
-              run->flags, self->rec_format, data + run->offset * self->bpf,
-              run->frames, &error)) {
-        record_failed (self, error);
-        g_clear_error (&error);
-        break;
-      }
-    }
+    job->kind = REC_JOB_BLOCK;
+    job->host_ns = run->host_ns;
+    job->flags = run->flags;
+    job->format = self->rec_format;
+    job->frames = run->frames;
+    job->data = g_memdup2 (data + run->offset * self->bpf,
+        (gsize) run->frames * self->bpf);
+    record_push (self, job);
   }
-  g_mutex_unlock (&self->rec_lock);
 }
 
 /* ---- GstAudioSink ---- */
@@ -268,6 +391,8 @@ gst_echo_sim_sink_open (GstAudioSink * sink)
     g_clear_error (&error);
     return FALSE;
   }
+  self->rec_queue = g_async_queue_new ();
+  self->rec_thread = g_thread_new ("echosimsink-rec", record_thread, self);
   GST_INFO_OBJECT (self, "recording to %s", location);
   return TRUE;
 }
@@ -349,6 +474,7 @@ gst_echo_sim_sink_unprepare (GstAudioSink * sink)
   GError *error = NULL;
 
   record_pending_drop (self);
+  record_sync (self);
   g_mutex_lock (&self->rec_lock);
   if (self->rec && !self->rec_failed &&
       !echo_sync_rec_writer_flush (self->rec, &error)) {
@@ -367,6 +493,7 @@ gst_echo_sim_sink_close (GstAudioSink * sink)
   gboolean ok = TRUE;
 
   record_pending_drop (self);
+  record_stop (self);
   g_mutex_lock (&self->rec_lock);
   if (self->rec) {
     ok = echo_sync_rec_writer_close (self->rec, &error) || self->rec_failed;
@@ -596,6 +723,7 @@ gst_echo_sim_sink_finalize (GObject * object)
 {
   GstEchoSimSink *self = GST_ECHO_SIM_SINK (object);
 
+  record_stop (self);
   if (self->rec)
     echo_sync_rec_writer_close (self->rec, NULL);
   g_free (self->location);
