@@ -72,8 +72,12 @@ GST_DEBUG_CATEGORY_STATIC (echo_sync_src_debug);
 #define JB_SLOTS 4096
 /* The relay counts as gone after this much silence from it. */
 #define RELAY_TIMEOUT_NS (1500 * GST_MSECOND)
-/* Time requests: a burst right after subscribing, then a steady rate. */
-#define TIME_BURST_NS (5 * GST_SECOND)
+/* Time requests: 200/s for the first 30 s after subscribing, then 50/s. The rate is
+ * estimated from where the samples lie in time (echoclockest.c); while the request rate
+ * changes, most samples sit in the dense part and the rate estimate wavers, so the dense
+ * part lasts until the rate is known to a few ppm rather than ending after a few
+ * seconds. 200 requests/s are about 12 KB/s each way. */
+#define TIME_BURST_NS (30 * GST_SECOND)
 #define TIME_INTERVAL_BURST_NS (5 * GST_MSECOND)
 #define TIME_INTERVAL_NS (20 * GST_MSECOND)
 #define TIME_OUTSTANDING 64
