@@ -1,0 +1,33 @@
+/* Echo
+ * Copyright (C) 2026 Echo contributors
+ *
+ * echo-music-error.c: music errors and their HTTP statuses.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "echo-music-error.h"
+
+G_DEFINE_QUARK (echo-music-error-quark, echo_music_error)
+
+guint
+echo_music_error_status (EchoMusicError code)
+{
+  switch (code) {
+    case ECHO_MUSIC_ERROR_INVALID:
+      return 400;
+    case ECHO_MUSIC_ERROR_FORBIDDEN:
+      return 403;
+    case ECHO_MUSIC_ERROR_NOT_FOUND:
+      return 404;
+    case ECHO_MUSIC_ERROR_CONFLICT:
+    case ECHO_MUSIC_ERROR_QUEUE_FULL:
+      return 409;
+    case ECHO_MUSIC_ERROR_RATE_LIMITED:
+      return 429;
+    case ECHO_MUSIC_ERROR_UNSUPPORTED:
+      return 415;
+    case ECHO_MUSIC_ERROR_PROVIDER:
+      return 502;
+  }
+  return 500;
+}
