@@ -27,7 +27,7 @@ echo_sync_params_init (EchoSyncParams * p)
   p->stall_margin_ns = 100 * G_GINT64_CONSTANT (1000000);
 }
 
-/* Whether a glitch beginning in window @w began during a host stall (or its margin). */
+/* Whether window @w overlaps a host stall (or the margin after it). */
 static gboolean
 in_host_stall (const EchoSyncWindow * w, const EchoSyncParams * p)
 {
@@ -380,8 +380,10 @@ since_join_ms (const EchoSyncReceiver * r, gint i)
 gboolean
 echo_sync_receiver_window_usable (const EchoSyncReceiver * r, guint i)
 {
-  return r->settled >= 0 && i >= (guint) r->settled &&
-      i < r->n_analysed && !g_array_index (r->windows, EchoSyncWindow, i).bad;
+  const EchoSyncWindow *w = &g_array_index (r->windows, EchoSyncWindow, i);
+
+  return r->settled >= 0 && i >= (guint) r->settled && i < r->n_analysed && !w->bad &&
+      !w->stalled;
 }
 
 static void
@@ -402,7 +404,7 @@ collect_statistics (EchoSyncReceiver * r, const EchoSyncParams * p)
       r->glitch_windows++;
       if (!in_glitch) {
         r->glitches++;
-        if (in_host_stall (&w[i], p))
+        if (w[i].stalled)
           r->stall_glitches++;
       }
     }
@@ -467,9 +469,11 @@ echo_sync_analyse (const EchoSyncRec * rec, const gchar * name,
     }
   }
   mark_jumps (r, params);
-  for (i = 0; i < r->windows->len; i++)
+  for (i = 0; i < r->windows->len; i++) {
     w[i].bad = w[i].silent || !isfinite (w[i].d_us) ||
         !(w[i].residual <= params->glitch_threshold) || w[i].gap || w[i].jump;
+    w[i].stalled = in_host_stall (&w[i], params);
+  }
   /* the analysis ends with the last good window: what follows is the end of the
    * stream (its last, partly silent window, then silence), not a dropout */
   while (r->n_analysed > 0 && w[r->n_analysed - 1].bad)

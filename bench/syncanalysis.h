@@ -42,7 +42,8 @@ typedef struct
   gdouble silence_rms;          /* windows quieter than this are silent */
 
   /* host stalls (not owned; may be NULL): a glitch that starts between a stall's start and
-   * its end + stall_margin_ns is counted in stall_glitches as well */
+   * its end + stall_margin_ns is counted in stall_glitches as well, and windows in that
+   * span do not count in the offset figures (the host played them, not the receiver) */
   const EchoSyncStall *stalls;
   guint n_stalls;
   gint64 stall_margin_ns;       /* default 100 ms: a device refills after the stall */
@@ -66,6 +67,7 @@ typedef struct
   gboolean gap;                 /* a block starting in it follows an underrun or reset */
   gboolean jump;                /* its delay jumped */
   gboolean bad;                 /* silent, unfit, residual, gap or jump: a glitch window */
+  gboolean stalled;             /* overlaps a host stall or its margin (params.stalls) */
 } EchoSyncWindow;
 
 typedef struct
@@ -106,7 +108,8 @@ void echo_sync_receiver_free (EchoSyncReceiver * receiver);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EchoSyncReceiver, echo_sync_receiver_free);
 
-/* Whether window @i counts: analysed, at or after converge_1ms, and not bad. */
+/* Whether window @i counts: analysed, at or after converge_1ms, not bad and not in a
+ * host stall. */
 gboolean echo_sync_receiver_window_usable (const EchoSyncReceiver * receiver,
     guint i);
 

@@ -526,6 +526,8 @@ test_host_stall_attribution (void)
   without = synth_analyse (&s, "not-stalled", &p);
   g_assert_cmpuint (without->glitches, ==, 1);
   g_assert_cmpuint (without->stall_glitches, ==, 0);
+  /* both leave out the windows of the stall at 300 ms; the first also those at the gap */
+  g_assert_cmpuint (with->good_windows, <, without->good_windows);
 
   both[0] = with;
   both[1] = without;
