@@ -340,6 +340,9 @@ record_runs (GstEchoSimSink * self, const guint8 * data)
 {
   guint i;
 
+  /* set in open(), before the device thread runs */
+  if (self->rec_queue == NULL)
+    return;
   for (i = 0; i < self->runs->len; i++) {
     const Run *run = &g_array_index (self->runs, Run, i);
     RecJob *job = g_new0 (RecJob, 1);
