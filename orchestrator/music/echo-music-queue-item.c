@@ -201,16 +201,13 @@ echo_queue_item_to_store_json (const EchoQueueItem *item)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (GPtrArray) voters = NULL;
-  g_autofree char *track_text = NULL;
   JsonNode *track_node;
   guint i;
 
   g_return_val_if_fail (item != NULL, NULL);
 
-  /* The track's store form is echo-track's to define: embed it as it serializes. */
-  track_text = echo_track_serialize (item->track);
-  track_node = json_from_string (track_text, NULL);
-  g_assert (track_node != NULL);
+  /* The track's store form is echo-track's to define: embed it as is. */
+  track_node = echo_track_to_store_json (item->track);
   voters = echo_queue_item_sorted_voters (item);
 
   json_builder_begin_object (b);
@@ -286,10 +283,8 @@ echo_queue_item_from_store_json (JsonNode *node, GError **error)
 {
   g_autoptr (EchoQueueItem) item = item_alloc ();
   g_autofree char *status = NULL;
-  g_autofree char *track_text = NULL;
   g_autoptr (GError) track_error = NULL;
   JsonObject *obj, *track_obj, *voters;
-  JsonNode *track_node;
   gint64 votes, voter_sum, serial, round;
 
   g_return_val_if_fail (node != NULL, NULL);
@@ -337,11 +332,7 @@ echo_queue_item_from_store_json (JsonNode *node, GError **error)
   item->round = (guint) round;
 
   /* The track's own reader checks the track's members. */
-  track_node = json_node_alloc ();
-  json_node_init_object (track_node, track_obj);
-  track_text = json_to_string (track_node, FALSE);
-  json_node_unref (track_node);
-  item->track = echo_track_deserialize (track_text, &track_error);
+  item->track = echo_track_from_store_json (track_obj, &track_error);
   if (item->track == NULL) {
     g_set_error (error, ECHO_MUSIC_ERROR, ECHO_MUSIC_ERROR_INVALID,
         "item %s: %s", item->id, track_error->message);

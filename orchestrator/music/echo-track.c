@@ -168,11 +168,10 @@ echo_track_to_json (const EchoTrack *track)
   return json_builder_get_root (b);
 }
 
-char *
-echo_track_serialize (const EchoTrack *track)
+JsonNode *
+echo_track_to_store_json (const EchoTrack *track)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
 
   g_return_val_if_fail (track != NULL, NULL);
 
@@ -183,7 +182,17 @@ echo_track_serialize (const EchoTrack *track)
   add_nullable (b, "uploadedFile", track->uploaded_file);
   add_nullable (b, "uploadedBy", track->uploaded_by);
   json_builder_end_object (b);
-  root = json_builder_get_root (b);
+  return json_builder_get_root (b);
+}
+
+char *
+echo_track_serialize (const EchoTrack *track)
+{
+  g_autoptr (JsonNode) root = NULL;
+
+  g_return_val_if_fail (track != NULL, NULL);
+
+  root = echo_track_to_store_json (track);
   return json_to_string (root, FALSE);
 }
 
@@ -201,20 +210,13 @@ get_optional_int (JsonObject * obj, const char *name, gint64 min, gint64 * out,
 }
 
 EchoTrack *
-echo_track_deserialize (const char *text, GError **error)
+echo_track_from_store_json (JsonObject *obj, GError **error)
 {
-  g_autoptr (JsonNode) root = NULL;
   g_autoptr (EchoTrack) track = g_new0 (EchoTrack, 1);
   g_autofree char *source = NULL;
-  JsonObject *obj;
   JsonNode *metadata;
 
-  g_return_val_if_fail (text != NULL, NULL);
-
-  root = echo_music_json_parse_object (text, "stored track", error);
-  if (root == NULL)
-    return NULL;
-  obj = json_node_get_object (root);
+  g_return_val_if_fail (obj != NULL, NULL);
   if (!echo_music_json_get_string (obj, "id", TRUE, &track->id, error) ||
       !echo_music_json_get_string (obj, "source", TRUE, &source, error) ||
       !echo_music_json_get_string (obj, "sourceId", TRUE, &track->source_id, error) ||
@@ -240,7 +242,20 @@ echo_track_deserialize (const char *text, GError **error)
           "stored track: \"metadata\" is not an object");
       return NULL;
     }
-    track->metadata = json_node_ref (metadata);     /* sealed: the parser is immutable */
+    track->metadata = echo_music_json_freeze (metadata);
   }
   return g_steal_pointer (&track);
+}
+
+EchoTrack *
+echo_track_deserialize (const char *text, GError **error)
+{
+  g_autoptr (JsonNode) root = NULL;
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  root = echo_music_json_parse_object (text, "stored track", error);
+  if (root == NULL)
+    return NULL;
+  return echo_track_from_store_json (json_node_get_object (root), error);
 }

@@ -62,7 +62,11 @@ gboolean    echo_track_source_is_server_side (EchoTrackSource source);
  * uploadedFile/uploadedBy are internal and left out. */
 JsonNode   *echo_track_to_json (const EchoTrack *track);
 
-/* Everything, internal fields included, for the store. */
+/* Everything, internal fields included, for the store: as a JSON object (to embed in a
+ * larger document, e.g. a queue item) or as text. Reading refuses malformed members with
+ * ECHO_MUSIC_ERROR_INVALID. */
+JsonNode   *echo_track_to_store_json (const EchoTrack *track);
+EchoTrack  *echo_track_from_store_json (JsonObject *obj, GError **error);
 char       *echo_track_serialize (const EchoTrack *track);
 EchoTrack  *echo_track_deserialize (const char *text, GError **error);
 
