@@ -114,6 +114,126 @@ echo_auth_check_request (const char *configured, const char *authorization_heade
   return echo_auth_check_access_token (configured, access_token, error);
 }
 
+/* ---- identities ---- */
+
+void
+echo_identity_free (EchoIdentity *identity)
+{
+  if (identity == NULL)
+    return;
+  g_free (identity->user);
+  g_strfreev (identity->roles);
+  g_free (identity);
+}
+
+static gboolean
+valid_identity_name (const char *text)
+{
+  gsize len = 0;
+
+  for (; text[len] != '\0'; len++)
+    if (text[len] <= ' ' || text[len] > '~' || text[len] == ',')
+      return FALSE;
+  return len >= 1 && len <= 128;
+}
+
+static gboolean
+parse_vouched (const char *user, const char *roles, EchoIdentity *identity, GError **error)
+{
+  g_auto (GStrv) parts = NULL;
+  guint i;
+
+  if (!valid_identity_name (user))
+    {
+      g_set_error_literal (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_INVALID,
+                           "X-Echo-User must be 1..128 printable ASCII characters "
+                           "without spaces or commas");
+      return FALSE;
+    }
+  identity->user = g_strdup (user);
+  if (roles == NULL || *roles == '\0')
+    {
+      identity->roles = g_new0 (char *, 1);
+      return TRUE;
+    }
+  parts = g_strsplit (roles, ",", -1);
+  for (i = 0; parts[i] != NULL; i++)
+    {
+      g_strstrip (parts[i]);
+      if (!valid_identity_name (parts[i]))
+        {
+          g_set_error (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_INVALID,
+                       "X-Echo-Roles entry %u is not a role name (1..128 printable ASCII "
+                       "characters)", i + 1);
+          return FALSE;
+        }
+    }
+  identity->roles = g_steal_pointer (&parts);
+  return TRUE;
+}
+
+EchoIdentity *
+echo_auth_identify (const char *bearer_token, const char *jwt_secret,
+                    const char *authorization_header, const char *access_token,
+                    const char *user_header, const char *roles_header, GError **error)
+{
+  g_autoptr (EchoIdentity) identity = g_new0 (EchoIdentity, 1);
+  g_autoptr (EchoJwtClaims) claims = NULL;
+  gboolean from_header = authorization_header != NULL && *authorization_header != '\0';
+  const char *credential = from_header ? authorization_header : access_token;
+  const char *jwt;
+
+  if (credential == NULL || *credential == '\0')
+    {
+      g_set_error_literal (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_MISSING,
+                           "missing credentials: a bearer token or a user token (JWT)");
+      return NULL;
+    }
+  if (bearer_token != NULL && *bearer_token != '\0' &&
+      bearer_matches (bearer_token, credential, !from_header))
+    {
+      identity->service = TRUE;
+      if (user_header == NULL)
+        {
+          identity->roles = g_new0 (char *, 1);
+          return g_steal_pointer (&identity);
+        }
+      if (!parse_vouched (user_header, roles_header, identity, error))
+        return NULL;
+      return g_steal_pointer (&identity);
+    }
+
+  jwt = credential;
+  if (g_ascii_strncasecmp (jwt, BEARER_PREFIX, BEARER_PREFIX_LEN) == 0)
+    jwt += BEARER_PREFIX_LEN;
+  if (jwt_secret == NULL || *jwt_secret == '\0')
+    {
+      g_set_error_literal (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_INVALID,
+                           "invalid bearer token (and no JWT secret is configured)");
+      return NULL;
+    }
+  claims = echo_jwt_verify (jwt_secret, jwt, error);
+  if (claims == NULL)
+    return NULL;
+  if (user_header != NULL)
+    {
+      g_set_error_literal (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_FORBIDDEN,
+                           "X-Echo-User is for the host application's token; a user "
+                           "token acts as its own subject");
+      return NULL;
+    }
+  if (!valid_identity_name (claims->sub))
+    {
+      g_set_error_literal (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_INVALID,
+                           "the token's sub is not a user id (1..128 printable ASCII "
+                           "characters without spaces or commas)");
+      return NULL;
+    }
+  identity->user = g_strdup (claims->sub);
+  identity->roles = g_strdupv (claims->roles);
+  return g_steal_pointer (&identity);
+}
+
 /* ---- base64url ---- */
 
 static const char base64url_alphabet[] =

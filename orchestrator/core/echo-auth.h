@@ -49,6 +49,30 @@ gboolean echo_auth_check_access_token (const char *configured, const char *prese
 gboolean echo_auth_check_request (const char *configured, const char *authorization_header,
                                   const char *access_token, GError **error);
 
+/* Who a user-API request acts as (echo_auth_identify ()). */
+typedef struct
+{
+  char *user;      /* user id; NULL for the host application acting as itself */
+  char **roles;    /* never NULL (empty vector when none) */
+  gboolean service; /* presented the configured bearer token (the host application) */
+} EchoIdentity;
+
+void echo_identity_free (EchoIdentity *identity);
+
+/* The identity of a user-API request. Credentials, from the Authorization header (or, when
+ * absent, the access_token query value):
+ * - the configured bearer token: the host application (a bot, a web backend). With
+ *   @user_header (X-Echo-User) it acts for that user, whose roles it vouches for in
+ *   @roles_header (X-Echo-Roles: comma-separated); without, as itself (service, user NULL).
+ * - a JWT signed with @jwt_secret: the user is its sub and the roles its roles claim;
+ *   X-Echo-User is then refused (a user cannot act for another).
+ * User ids and roles: 1..128 printable ASCII without spaces or commas (INVALID otherwise).
+ * Errors as echo_auth_check_bearer () and echo_jwt_verify (). */
+EchoIdentity *echo_auth_identify (const char *bearer_token, const char *jwt_secret,
+                                  const char *authorization_header, const char *access_token,
+                                  const char *user_header, const char *roles_header,
+                                  GError **error);
+
 /* JWT claims. Times are Unix seconds; 0 means the claim is absent. */
 typedef struct
 {
@@ -86,5 +110,6 @@ char   *echo_base64url_encode (const guint8 *data, gsize len);
 guint8 *echo_base64url_decode (const char *text, gsize text_len, gsize *out_len);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EchoJwtClaims, echo_jwt_claims_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EchoIdentity, echo_identity_free)
 
 G_END_DECLS

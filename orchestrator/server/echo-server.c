@@ -25,7 +25,7 @@
 #include "echo-router.h"
 
 #define ECHO_REQUEST_KEY "echo-request"
-#define ALLOWED_REQUEST_HEADERS "Authorization, Content-Type, X-Echo-Listener"
+#define ALLOWED_REQUEST_HEADERS "Authorization, Content-Type, X-Echo-Listener, X-Echo-User, X-Echo-Roles"
 #define EXPOSED_RESPONSE_HEADERS "Retry-After, WWW-Authenticate"
 #define PREFLIGHT_MAX_AGE "600"
 /* the route label of requests no route matched (bounded label values) */
@@ -69,6 +69,7 @@ struct _EchoRequest {
   gboolean keep_alive_fixed;  /* keep_alive_without_body is connected */
   char *session_id;
   char *error_code;           /* the code of an error reply, for the log */
+  EchoIdentity *identity;     /* ECHO_ROUTE_AUTH_USER routes, once authorized */
 };
 
 static void
@@ -82,6 +83,7 @@ echo_request_free (gpointer data)
   g_clear_pointer (&request->body_bytes, g_bytes_unref);
   g_free (request->session_id);
   g_free (request->error_code);
+  echo_identity_free (request->identity);
   g_free (request);
 }
 
@@ -213,6 +215,12 @@ echo_request_reply_error (EchoRequest *request, guint status, const char *code,
 }
 
 /* --- accessors --- */
+
+const EchoIdentity *
+echo_request_get_identity (EchoRequest *request)
+{
+  return request->identity;
+}
 
 SoupServerMessage *
 echo_request_get_message (EchoRequest *request)
@@ -351,6 +359,24 @@ check_auth (EchoRequest *request)
       break;
     case ECHO_ROUTE_AUTH_BEARER:
       break;
+    case ECHO_ROUTE_AUTH_USER:
+      request->identity = echo_auth_identify (config->bearer_token, config->jwt_secret,
+          echo_request_get_header (request, "Authorization"),
+          request->entry->open != NULL ? echo_request_get_query (request, "access_token") :
+          NULL, echo_request_get_header (request, "X-Echo-User"),
+          echo_request_get_header (request, "X-Echo-Roles"), &error);
+      if (request->identity != NULL)
+        return TRUE;
+      echo_metric_inc (echo_front_metrics ()->auth_failures, NULL);
+      if (g_error_matches (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_FORBIDDEN)) {
+        echo_request_reply_error (request, SOUP_STATUS_FORBIDDEN, "FORBIDDEN", error->message,
+            NULL);
+        return FALSE;
+      }
+      echo_request_set_header (request, "WWW-Authenticate", "Bearer realm=\"echod\"");
+      echo_request_reply_error (request, SOUP_STATUS_UNAUTHORIZED, "UNAUTHORIZED",
+          error->message, NULL);
+      return FALSE;
   }
 
   if (request->entry->open != NULL)

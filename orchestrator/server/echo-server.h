@@ -7,8 +7,10 @@
  *      preflight answered 204;
  *   2. CORS (echo-cors.h): allowed origins get Access-Control-* headers, others none;
  *   3. auth: routes declared ECHO_ROUTE_AUTH_BEARER need the share API's bearer token
- *      (header, or ?access_token= on WebSocket routes); failures are 401 with
- *      WWW-Authenticate: Bearer, counted and logged;
+ *      (header, or ?access_token= on WebSocket routes); ECHO_ROUTE_AUTH_USER routes find
+ *      who the request acts as (echo_auth_identify ()); failures are 401 with
+ *      WWW-Authenticate: Bearer (403 for a user token naming another user), counted and
+ *      logged;
  *   4. body limit: a Content-Length over the route's limit is 413 before the body is read;
  *      a chunked body is counted as it arrives, never kept past the limit, and is 413 too.
  * All of that happens when the headers arrive, so a refused request never has its body
@@ -35,6 +37,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "echo-auth.h"
 #include "echo-config.h"
 
 G_BEGIN_DECLS
@@ -46,6 +49,9 @@ typedef enum {
   ECHO_ROUTE_AUTH_NONE,       /* public (/health) */
   ECHO_ROUTE_AUTH_BEARER,     /* the share API's bearer token */
   ECHO_ROUTE_AUTH_METRICS,    /* public when metrics-public, else the bearer token */
+  ECHO_ROUTE_AUTH_USER,       /* user APIs: echo_auth_identify () (the bearer token, with
+                               * or without X-Echo-User, or a user JWT); 401, or 403 when a
+                               * user token names another user */
 } EchoRouteAuth;
 
 /* Handles a routed, authorized request whose body (if any) was read in full. It must reply
@@ -95,6 +101,8 @@ gint64 echo_server_get_start_time_us (EchoServer *server);
 /* --- a request, inside a handler --- */
 
 SoupServerMessage *echo_request_get_message (EchoRequest *request);
+/* Who the request acts as, on ECHO_ROUTE_AUTH_USER routes (NULL on others). */
+const EchoIdentity *echo_request_get_identity (EchoRequest *request);
 const char *echo_request_get_method (EchoRequest *request);
 /* The matched route's pattern, e.g. "/api/share/{id}/audio". */
 const char *echo_request_get_route (EchoRequest *request);

@@ -583,6 +583,72 @@ test_jwt_no_secret (void)
   g_assert_error (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_MISSING);
 }
 
+/* echo_auth_identify: the host application's token (alone or vouching for a user), user
+ * JWTs, and everything that must be refused. */
+static void
+test_identify (void)
+{
+  const char *roles[] = { "dj", "member", NULL };
+  g_autoptr (EchoJwtClaims) claims = echo_jwt_claims_new ("dave", roles, 3600);
+  g_autofree char *jwt = echo_jwt_sign (SECRET, claims);
+  g_autofree char *jwt_header = g_strconcat ("Bearer ", jwt, NULL);
+  g_autoptr (GError) error = NULL;
+  EchoIdentity *id;
+
+  /* the host application as itself */
+  id = echo_auth_identify ("Bearer svc", SECRET, "Bearer svc", NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (id->service);
+  g_assert_null (id->user);
+  g_assert_cmpuint (g_strv_length (id->roles), ==, 0);
+  echo_identity_free (id);
+
+  /* vouching for a user, roles trimmed; the bare token works in the query */
+  id = echo_auth_identify ("Bearer svc", SECRET, NULL, "svc", "erin", " dj , admin", &error);
+  g_assert_no_error (error);
+  g_assert_true (id->service);
+  g_assert_cmpstr (id->user, ==, "erin");
+  g_assert_cmpuint (g_strv_length (id->roles), ==, 2);
+  g_assert_cmpstr (id->roles[1], ==, "admin");
+  echo_identity_free (id);
+
+  /* a user token, in the header or the query */
+  id = echo_auth_identify ("Bearer svc", SECRET, jwt_header, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (id->service);
+  g_assert_cmpstr (id->user, ==, "dave");
+  g_assert_true (g_strv_contains ((const char *const *) id->roles, "dj"));
+  echo_identity_free (id);
+  id = echo_auth_identify ("Bearer svc", SECRET, NULL, jwt, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (id->user, ==, "dave");
+  echo_identity_free (id);
+
+  /* refusals */
+  g_assert_null (echo_auth_identify ("Bearer svc", SECRET, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_MISSING);
+  g_clear_error (&error);
+  g_assert_null (echo_auth_identify ("Bearer svc", SECRET, "Bearer nope", NULL, NULL, NULL,
+          &error));
+  g_assert_error (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (echo_auth_identify ("Bearer svc", "", jwt_header, NULL, NULL, NULL, &error));
+  g_assert_error (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (echo_auth_identify ("Bearer svc", SECRET, jwt_header, NULL, "mallory", NULL,
+          &error));
+  g_assert_error (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_FORBIDDEN);
+  g_clear_error (&error);
+  g_assert_null (echo_auth_identify ("Bearer svc", SECRET, "Bearer svc", NULL, "two words",
+          NULL, &error));
+  g_assert_error (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (echo_auth_identify ("Bearer svc", SECRET, "Bearer svc", NULL, "erin",
+          "dj,,admin", &error));
+  g_assert_error (error, ECHO_AUTH_ERROR, ECHO_AUTH_ERROR_INVALID);
+  g_clear_error (&error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -591,6 +657,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/auth/bearer", test_bearer);
   g_test_add_func ("/core/auth/bearer-missing", test_bearer_missing);
   g_test_add_func ("/core/auth/check-request", test_check_request);
+  g_test_add_func ("/core/auth/identify", test_identify);
   g_test_add_func ("/core/auth/base64url/vectors", test_base64url_vectors);
   g_test_add_func ("/core/auth/base64url/strict", test_base64url_strict);
   g_test_add_func ("/core/auth/base64url/round-trip", test_base64url_round_trip);
