@@ -22,6 +22,20 @@
 #define RATE_MIN_SPAN_NS (3 * G_GUINT64_CONSTANT (1000000000))
 #define RATE_MIN_SPAN_FLOOR_NS (300 * G_GUINT64_CONSTANT (1000000))
 #define RATE_JITTER_REF_NS 5e6
+/* Until the rate is trusted the offset comes from the last second only: the unknown
+ * drift (tens of ppm between two crystals) then costs at most half a second of it,
+ * where minima over everything received let it grow for the whole span (receivers
+ * drifted ~70 us apart in their first 3 s at 37.5 ppm). */
+#define PRE_RATE_WINDOW_NS (1 * G_GUINT64_CONSTANT (1000000000))
+/* Over the first 20 s the rate comes from a least-squares line through the lowest point
+ * of each quarter of the span, both directions fitted at once; later from the hull edge.
+ * On short spans the hull edge at the mean time is often a short edge between two lucky
+ * points and its slope swings by tens of ppm; four minima, each the best of a quarter of
+ * the samples, are steadier. On long spans the hull edge wins (it uses the very lowest
+ * points). Simulated, 60 receivers, 5 +- 5 ms jitter: offset error from 3 to 8 s p99
+ * 161 -> 85 us, and the worst error after 8 s 108 -> 42 us; p99 after 8 s unchanged. */
+#define EARLY_RATE_SPAN_NS (20 * G_GUINT64_CONSTANT (1000000000))
+#define EARLY_RATE_SEGMENTS 4
 #define MIN_POINTS_PER_DIRECTION 4
 
 typedef struct {
@@ -152,6 +166,75 @@ cloud_envelope_slope (const Cloud * c, double *slope)
   return found;
 }
 
+/* The lowest point of each of EARLY_RATE_SEGMENTS equal parts of [start, now], in
+ * coordinates relative to (start, y0); returns how many parts held a point. */
+static guint
+cloud_segment_minima (const Cloud * c, guint64 start, guint64 now, gint64 y0,
+    double *xs, double *ys)
+{
+  const Point *pts = (const Point *) c->points->data;
+  double len = (double) (now - start) / EARLY_RATE_SEGMENTS;
+  double seg_x[EARLY_RATE_SEGMENTS], seg_y[EARLY_RATE_SEGMENTS];
+  guint i, n = 0;
+
+  for (i = 0; i < EARLY_RATE_SEGMENTS; i++)
+    seg_y[i] = G_MAXDOUBLE;
+  for (i = 0; i < c->points->len; i++) {
+    double x = (double) (gint64) (pts[i].t - start), y = (double) (pts[i].y - y0);
+    gint s = (gint) (x / len);
+
+    if (x < 0 || s >= EARLY_RATE_SEGMENTS || y >= seg_y[s])
+      continue;
+    seg_x[s] = x;
+    seg_y[s] = y;
+  }
+  for (i = 0; i < EARLY_RATE_SEGMENTS; i++) {
+    if (seg_y[i] == G_MAXDOUBLE)
+      continue;
+    xs[n] = seg_x[i];
+    ys[n] = seg_y[i];
+    n++;
+  }
+  return n;
+}
+
+/* Drift d(offset)/dt from the segment minima of both clouds: forward minima lie on
+ * a_f - d x, backward minima on a_b + d x; least squares with one slope and two
+ * intercepts. */
+static gboolean
+early_drift (const Cloud * f, const Cloud * b, guint64 start, guint64 now,
+    double *drift)
+{
+  double xs[2][EARLY_RATE_SEGMENTS], ys[2][EARLY_RATE_SEGMENTS];
+  const Cloud *clouds[2] = { f, b };
+  const double sign[2] = { -1, 1 };
+  double num = 0, den = 0;
+  guint k, i;
+
+  for (k = 0; k < 2; k++) {
+    const Point *first = &g_array_index (clouds[k]->points, Point, 0);
+    guint n = cloud_segment_minima (clouds[k], start, now, first->y, xs[k], ys[k]);
+    double mx = 0, my = 0;
+
+    if (n < EARLY_RATE_SEGMENTS - 1)
+      return FALSE;
+    for (i = 0; i < n; i++) {
+      mx += xs[k][i];
+      my += ys[k][i];
+    }
+    mx /= n;
+    my /= n;
+    for (i = 0; i < n; i++) {
+      num += sign[k] * (xs[k][i] - mx) * (ys[k][i] - my);
+      den += (xs[k][i] - mx) * (xs[k][i] - mx);
+    }
+  }
+  if (den <= 0)
+    return FALSE;
+  *drift = num / den;
+  return TRUE;
+}
+
 /* Smallest y over the recent window, with y detrended to time @now by @slope. */
 static double
 cloud_recent_min (const Cloud * c, guint64 now, double slope, guint64 window)
@@ -214,15 +297,19 @@ echo_clock_estimator_estimate (EchoClockEstimator * est, guint64 now,
   jitter = MAX (cloud_jitter (f), cloud_jitter (b));
   rate_span = (guint64) CLAMP (RATE_MIN_SPAN_NS * jitter / RATE_JITTER_REF_NS,
       RATE_MIN_SPAN_FLOOR_NS, RATE_MIN_SPAN_NS);
-  if (span >= rate_span && cloud_envelope_slope (f, &slope_f) &&
+  /* forward y = d_f - offset(t), backward y = d_b + offset(t) */
+  if (span < rate_span) {
+    /* not yet: drift stays 0 */
+  } else if (span < EARLY_RATE_SPAN_NS) {
+    out->rate_valid = early_drift (f, b, first, now, &drift);
+  } else if (cloud_envelope_slope (f, &slope_f) &&
       cloud_envelope_slope (b, &slope_b)) {
-    /* forward y = d_f - offset(t), backward y = d_b + offset(t) */
     drift = (slope_b - slope_f) / 2;
     out->rate_valid = TRUE;
   }
 
   window = out->rate_valid ? CLAMP (span / OFFSET_WINDOW_SPAN_DIVISOR,
-      OFFSET_WINDOW_MIN_NS, OFFSET_WINDOW_MAX_NS) : WINDOW_NS;
+      OFFSET_WINDOW_MIN_NS, OFFSET_WINDOW_MAX_NS) : PRE_RATE_WINDOW_NS;
   /* detrending moves old points to where the drift says they would be now */
   min_f = cloud_recent_min (f, now, -drift, window);
   min_b = cloud_recent_min (b, now, drift, window);

@@ -36,7 +36,8 @@
  * clock), `ratio` (gdouble: resampling ratio, input samples per output sample),
  * `correction-ppm` (gdouble: the part of the ratio that corrects the offset),
  * `underruns` (guint: the device ran dry), `corrections` (guint: locks, i.e. the first
- * one plus relocks after an underrun, a discontinuity or an offset beyond 1 ms),
+ * one plus relocks after an underrun, a discontinuity, an offset beyond 1 ms or one that
+ * stepped by more than 200 us between two readings: the device position jumped),
  * `locked` (gboolean).
  */
 #ifdef HAVE_CONFIG_H
@@ -65,6 +66,12 @@ GST_DEBUG_CATEGORY_STATIC (echo_clock_sink_debug);
  * are tens of microseconds and the session clock only slews, so this never fires on
  * drift. */
 #define RELOCK_THRESHOLD_NS (1 * GST_MSECOND)
+/* An error that moved this much since the previous reading (10 ms earlier, when drift can
+ * move it by 10 us at most and readings scatter by about 10 us) is the device position
+ * jumping too: a host stall the device covered with a few hundred microseconds of
+ * silence. That is already a glitch, so lock again at once as well: slewing it back at
+ * max-correction kept the receiver hundreds of microseconds off for a third of a second. */
+#define RELOCK_STEP_NS (200 * GST_USECOND)
 /* Input timestamps may wobble by this much and still count as continuous. */
 #define CONTINUITY_NS (1 * GST_MSECOND)
 /* Rate resolution of the resampler: rates are expressed as rate * this. */
@@ -98,6 +105,8 @@ struct _EchoClockFollower {
   GstClockTime upstream_latency;
 
   gboolean locked;
+  gboolean have_error;          /* last_error holds the previous reading since the lock */
+  double last_error;
   guint64 out_next;             /* output position of the next sample we push */
   double target0;               /* render time (ns) of input position 0 */
   double in_fed;                /* input samples since the lock, including skipped */
@@ -337,6 +346,7 @@ lock_onto (EchoClockFollower * self, double target, guint frames, GstFlowReturn 
   self->hist_head = self->hist_count = 0;
   echo_steer_reset (&self->steer);
   self->locked = TRUE;
+  self->have_error = FALSE;
   GST_OBJECT_LOCK (self->owner);
   self->corrections++;
   GST_OBJECT_UNLOCK (self->owner);
@@ -418,8 +428,10 @@ follower_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   /* where are we? the sample being heard versus its render time */
   if (measure (self, &now, &played, &done) && heard_input (self, played, &heard_in)) {
     error = now - (self->target0 + heard_in * 1e9 / rate);
-    if (fabs (error) > RELOCK_THRESHOLD_NS) {
-      GST_WARNING_OBJECT (self, "%.3f ms off: locking again", error / 1e6);
+    if (fabs (error) > RELOCK_THRESHOLD_NS ||
+        (self->have_error && fabs (error - self->last_error) > RELOCK_STEP_NS)) {
+      GST_WARNING_OBJECT (self, "%.3f ms off (%.3f ms before): locking again", error / 1e6,
+          self->have_error ? self->last_error / 1e6 : 0.0);
       self->locked = FALSE;
       skip = lock_onto (self, target, frames, &ret);
       if (skip < 0) {
@@ -429,6 +441,8 @@ follower_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
       error = 0;
     } else {
       echo_steer_update (&self->steer, now, played, error);
+      self->last_error = error;
+      self->have_error = TRUE;
     }
     GST_OBJECT_LOCK (self->owner);
     self->offset_ns = (gint64) error;

@@ -86,6 +86,35 @@ test_heavy_jitter_converges (void)
   }
 }
 
+/* Before the rate is trusted, an unknown drift must not pile up over the whole span;
+ * between 3 and 20 s the rate comes from the segment minima. 200 ppm makes the
+ * difference large: 2.5 s of minima over everything would be ~250 us off. */
+static void
+test_early_phase (void)
+{
+  Network n = { 555555555.0, 200.0, 50000, 10e6, 250 };
+  double worst_pre = 0, worst_rate = 0;
+  guint32 seed;
+
+  for (seed = 1; seed <= 20; seed++) {
+    g_autoptr (EchoClockEstimator) est = echo_clock_estimator_new ();
+    g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
+    EchoClockEstimate e;
+    double err = run (est, &n, rand, 7e12, 2.5, &e);
+
+    g_assert_false (e.rate_valid);
+    worst_pre = MAX (worst_pre, err);
+    run (est, &n, rand, 7e12 + 2.5e9, 5, &e);
+    g_assert_true (e.rate_valid);
+    worst_rate = MAX (worst_rate, fabs ((e.rate - 1) * 1e6 - n.skew_ppm));
+  }
+  g_test_message ("worst offset error at 2.5 s: %.1f us; worst rate error at 7.5 s: "
+      "%.2f ppm", worst_pre / 1000, worst_rate);
+  /* drift over half the 1 s window is 100 us; the minima add their own tens of us */
+  g_assert_cmpfloat (worst_pre, <, 250e3);
+  g_assert_cmpfloat (worst_rate, <, 18);
+}
+
 static void
 test_needs_both_directions (void)
 {
@@ -106,6 +135,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/clockest/no-jitter-is-exact", test_no_jitter_is_exact);
   g_test_add_func ("/clockest/heavy-jitter-converges", test_heavy_jitter_converges);
+  g_test_add_func ("/clockest/early-phase", test_early_phase);
   g_test_add_func ("/clockest/needs-both-directions", test_needs_both_directions);
   return g_test_run ();
 }
