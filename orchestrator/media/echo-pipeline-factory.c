@@ -27,6 +27,7 @@ G_DEFINE_QUARK (echo-pipeline-error-quark, echo_pipeline_error)
 typedef enum
 {
   VALUE_DIGITS,                 /* [0-9]{1,SESSION_ID_MAX} */
+  VALUE_UUID,                   /* [0-9a-f-]{1,SESSION_ID_MAX}: a uuid, lower case */
   VALUE_INT,                    /* a decimal integer in [min, max] */
   VALUE_BOOL,                   /* true/false (also yes/no, 1/0 on input) */
   VALUE_STRING,                 /* printable ASCII, substituted as a quoted string */
@@ -52,6 +53,7 @@ typedef struct
   const char *kind;
   const PlaceholderSpec *placeholders;  /* terminated by a NULL name */
   const NamedElementSpec *elements;     /* terminated by a NULL name */
+  gboolean optional;            /* a pipelines directory may lack this kind's template */
 } KindSpec;
 
 static const PlaceholderSpec share_placeholders[] = {
@@ -75,8 +77,25 @@ static const NamedElementSpec share_elements[] = {
   {NULL},
 };
 
+static const PlaceholderSpec music_placeholders[] = {
+  {ECHO_PIPELINE_VALUE_SESSION, VALUE_UUID, 0, 0, "0f8fad5b-d9cb-469f-a165-70867728950e"},
+  {ECHO_PIPELINE_VALUE_LATENCY, VALUE_INT, 20, 5000, "100"},
+  {ECHO_PIPELINE_VALUE_TOKEN, VALUE_STRING, 0, 0, ""},
+  {ECHO_PIPELINE_VALUE_ANNOUNCE, VALUE_BOOL, 0, 0, "false"},
+  {NULL},
+};
+
+static const NamedElementSpec music_elements[] = {
+  {ECHO_PIPELINE_ELEMENT_TRACKS, "appsrc"},
+  {ECHO_PIPELINE_ELEMENT_VOLUME, "volume"},
+  {ECHO_PIPELINE_ELEMENT_RELAY, "sharerelay"},
+  {NULL},
+};
+
 static const KindSpec kinds[] = {
-  {ECHO_PIPELINE_KIND_SHARE, share_placeholders, share_elements},
+  {ECHO_PIPELINE_KIND_SHARE, share_placeholders, share_elements, FALSE},
+  /* optional: pipelines directories written before music sessions stay valid */
+  {ECHO_PIPELINE_KIND_MUSIC, music_placeholders, music_elements, TRUE},
 };
 
 static const KindSpec *
@@ -134,6 +153,12 @@ escape_value (const PlaceholderSpec * p, const char *value, GError ** error)
       if (value[strspn (value, "0123456789")] != '\0')
         break;
       return g_strdup (value);
+    case VALUE_UUID:
+      if (*value == '\0' || strlen (value) > SESSION_ID_MAX)
+        break;
+      if (value[strspn (value, "0123456789abcdef-")] != '\0')
+        break;
+      return g_strdup (value);
     case VALUE_INT:
       if (!g_ascii_string_to_signed (value, 10, p->min, p->max, &n, &parse_error))
         break;
@@ -180,6 +205,11 @@ invalid:
     case VALUE_DIGITS:
       g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_INVALID_VALUE,
           "{%s}: '%s' is not 1 to %d digits", p->name, value, SESSION_ID_MAX);
+      break;
+    case VALUE_UUID:
+      g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_INVALID_VALUE,
+          "{%s}: '%s' is not 1 to %d lower-case hex digits and dashes", p->name, value,
+          SESSION_ID_MAX);
       break;
     case VALUE_INT:
       g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_INVALID_VALUE,
@@ -524,7 +554,8 @@ echo_pipeline_factory_new (const char *dir, GError ** error)
     if (spec == NULL) {
       g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_TEMPLATE,
           "%s: unknown pipeline kind '%s' (the file name says the kind; echod uses "
-          "%s" TEMPLATE_SUFFIX ")", path, kind, kinds[0].kind);
+          "%s" TEMPLATE_SUFFIX " and %s" TEMPLATE_SUFFIX ")", path, kind, kinds[0].kind,
+          kinds[1].kind);
       return NULL;
     }
     t = template_load (path, spec, error);
@@ -537,7 +568,7 @@ echo_pipeline_factory_new (const char *dir, GError ** error)
   }
 
   for (i = 0; i < G_N_ELEMENTS (kinds); i++) {
-    if (!g_hash_table_contains (factory->templates, kinds[i].kind)) {
+    if (!kinds[i].optional && !g_hash_table_contains (factory->templates, kinds[i].kind)) {
       g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_TEMPLATE,
           "%s: missing %s" TEMPLATE_SUFFIX " (the %s pipeline's template)", dir,
           kinds[i].kind, kinds[i].kind);

@@ -16,10 +16,15 @@
  *          {latency} {token} {announce} {opus_bitrate};
  *          elements appsrc name=input, sharerelay name=relay, appsink name=opus,
  *          valve name=opusgate (on the Opus branch, before the encoder).
+ *   music: placeholders {session} {latency} {token} {announce};
+ *          elements appsrc name=tracks, volume name=volume, sharerelay name=relay.
+ *          Optional: a directory without music.pipeline loads, and building a music
+ *          pipeline from it is ECHO_PIPELINE_ERROR_NOT_FOUND (echod then plays no
+ *          server-side music).
  *
  * Values are checked and escaped before they go into the description, so no value can
- * add elements or properties: numbers must parse and lie in their range, a session id is
- * digits only, a boolean is "true" or "false", and a string (the token) must be printable
+ * add elements or properties: numbers must parse and lie in their range, a share session
+ * id is digits only, a music session id lower-case hex digits and '-' (a uuid), a boolean is "true" or "false", and a string (the token) must be printable
  * ASCII and is substituted as a double-quoted, backslash-escaped gst-launch string,
  * quotes included (write `token={token}`, not `token="{token}"`).
  *
@@ -62,11 +67,20 @@ typedef enum
 #define ECHO_PIPELINE_VALUE_ANNOUNCE     "announce"       /* true/false */
 #define ECHO_PIPELINE_VALUE_OPUS_BITRATE "opus_bitrate"   /* 6000..510000 bit/s */
 
+/* The kind of the music session player (music.pipeline). Its placeholders are
+ * {session} (ECHO_PIPELINE_VALUE_SESSION, here [0-9a-f-], 1..64: the music session's
+ * uuid), {latency}, {token} and {announce}, as for share. */
+#define ECHO_PIPELINE_KIND_MUSIC "music"
+
 /* The names of the elements echod drives in a share pipeline. */
 #define ECHO_PIPELINE_ELEMENT_INPUT "input"
 #define ECHO_PIPELINE_ELEMENT_RELAY "relay"
 #define ECHO_PIPELINE_ELEMENT_OPUS  "opus"
 #define ECHO_PIPELINE_ELEMENT_OPUS_GATE "opusgate"
+/* ... and in a music pipeline (besides "relay"): the decoded tracks enter at the appsrc
+ * "tracks"; "volume" is the session's volume. */
+#define ECHO_PIPELINE_ELEMENT_TRACKS "tracks"
+#define ECHO_PIPELINE_ELEMENT_VOLUME "volume"
 
 typedef struct _EchoPipelineFactory EchoPipelineFactory;
 
@@ -79,7 +93,8 @@ typedef struct _EchoPipelineFactory EchoPipelineFactory;
  * placeholder is one of its kind's (an unknown one is reported as FILE:LINE), a sample
  * instantiation parses with gst_parse_launch_full() (GST_PARSE_FLAG_FATAL_ERRORS: every
  * element and property exists) into a pipeline, and the named elements echod needs are
- * there with the right element factories. Every known kind must have a template.
+ * there with the right element factories. Every known kind must have a template, except
+ * the optional "music".
  * Needs gst_init() and the Echo plugins on the plugin path.
  *
  * Returns: (transfer full): the factory, or NULL with @error naming the file at fault

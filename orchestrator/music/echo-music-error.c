@@ -31,3 +31,27 @@ echo_music_error_status (EchoMusicError code)
   }
   return 500;
 }
+
+const char *
+echo_music_error_code_name (EchoMusicError code)
+{
+  switch (code) {
+    case ECHO_MUSIC_ERROR_INVALID:
+      return "INVALID_REQUEST";
+    case ECHO_MUSIC_ERROR_FORBIDDEN:
+      return "FORBIDDEN";
+    case ECHO_MUSIC_ERROR_NOT_FOUND:
+      return "NOT_FOUND";
+    case ECHO_MUSIC_ERROR_CONFLICT:
+      return "CONFLICT";
+    case ECHO_MUSIC_ERROR_QUEUE_FULL:
+      return "QUEUE_FULL";
+    case ECHO_MUSIC_ERROR_RATE_LIMITED:
+      return "RATE_LIMITED";
+    case ECHO_MUSIC_ERROR_UNSUPPORTED:
+      return "UNSUPPORTED_MEDIA";
+    case ECHO_MUSIC_ERROR_PROVIDER:
+      return "PROVIDER_ERROR";
+  }
+  return "INTERNAL_ERROR";
+}

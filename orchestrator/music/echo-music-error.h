@@ -31,4 +31,7 @@ GQuark      echo_music_error_quark (void);
 /* The HTTP status for @code. */
 guint       echo_music_error_status (EchoMusicError code);
 
+/* The "code" string of the API's error body for @code, e.g. "QUEUE_FULL". */
+const char *echo_music_error_code_name (EchoMusicError code);
+
 G_END_DECLS
