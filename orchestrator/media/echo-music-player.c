@@ -54,6 +54,8 @@
 #include <gst/controller/controller.h>
 #include <string.h>
 
+#include "echo-wake-source.h"
+
 #define RATE 48000
 #define CHANNELS 2
 #define FRAME_BYTES (CHANNELS * sizeof (float))
@@ -246,7 +248,7 @@ static void
 post_event (EchoMusicPlayer * p, Event * ev)
 {
   g_async_queue_push (p->events, ev);
-  g_source_set_ready_time (p->event_source, 0);
+  echo_wake_source_wake (p->event_source);
 }
 
 /* Under lock. */
@@ -600,17 +602,6 @@ dispatch_events (gpointer user_data)
     finish_free (p);
   return G_SOURCE_CONTINUE;
 }
-
-static gboolean
-queue_source_dispatch (GSource * source, GSourceFunc callback, gpointer user_data)
-{
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-static GSourceFuncs queue_source_funcs = {
-  .dispatch = queue_source_dispatch,
-};
 
 /* ---------------------------------------------------------------------------------- */
 /* Building decoders                                                                    */
@@ -992,10 +983,8 @@ echo_music_player_new (EchoPipelineFactory * factory, const char *session_id,
       g_strdup (announce ? "true" : "false"));
 
   p->events = g_async_queue_new_full (event_free);
-  p->event_source = g_source_new (&queue_source_funcs, sizeof (GSource));
-  g_source_set_name (p->event_source, "echo music player: events");
-  g_source_set_callback (p->event_source, dispatch_events, p, NULL);
-  g_source_attach (p->event_source, p->context);
+  p->event_source = echo_wake_source_new ("echo music player: events", dispatch_events,
+      p, p->context);
 
   p->feeder = g_thread_new ("echo-music-feed", feeder_main, p);
 

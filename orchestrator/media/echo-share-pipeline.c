@@ -55,6 +55,8 @@
 #include <gst/audio/audio.h>
 #include <opus.h>
 
+#include "echo-wake-source.h"
+
 typedef struct
 {
   GBytes *data;
@@ -158,7 +160,7 @@ on_new_sample (GstAppSink * sink, gpointer user_data)
   pkt->pts = GST_BUFFER_PTS (buf);
   pkt->generation = ctx->generation;
   g_async_queue_push (ctx->queue, pkt);
-  g_source_set_ready_time (ctx->source, 0);
+  echo_wake_source_wake (ctx->source);
   return GST_FLOW_OK;
 }
 
@@ -209,18 +211,6 @@ deliver_opus_packets (gpointer user_data)
     finish_free (p);
   return G_SOURCE_CONTINUE;
 }
-
-/* A source that is ready whenever its ready time is set to 0 (from any thread). */
-static gboolean
-queue_source_dispatch (GSource * source, GSourceFunc callback, gpointer user_data)
-{
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-static GSourceFuncs queue_source_funcs = {
-  .dispatch = queue_source_dispatch,
-};
 
 /* ---------------------------------------------------------------------------------- */
 /* Building and tearing down                                                            */
@@ -423,10 +413,8 @@ echo_share_pipeline_new (EchoPipelineFactory * factory, const char *session_id,
       g_strdup_printf ("%u", options->opus_bitrate));
 
   p->opus_queue = g_async_queue_new_full (opus_packet_free);
-  p->opus_source = g_source_new (&queue_source_funcs, sizeof (GSource));
-  g_source_set_name (p->opus_source, "echo share pipeline: Opus packets");
-  g_source_set_callback (p->opus_source, deliver_opus_packets, p, NULL);
-  g_source_attach (p->opus_source, p->context);
+  p->opus_source = echo_wake_source_new ("echo share pipeline: Opus packets",
+      deliver_opus_packets, p, p->context);
 
   if (!start_pipeline (p, 0, error)) {
     echo_share_pipeline_free (p);
