@@ -73,12 +73,18 @@ echo_clock_monotonic_us (void)
 }
 
 gint64
-echo_clock_now_ms (void)
+echo_clock_now_us (void)
 {
   const EchoClockState *state = clock_get_state ();
 
   /* Unscaled, follow the real wall clock (NTP adjustments included). */
   if (state->scale == 1.0)
-    return g_get_real_time () / 1000;
-  return (state->base_wall_us + scaled_elapsed_us (state)) / 1000;
+    return g_get_real_time ();
+  return state->base_wall_us + scaled_elapsed_us (state);
+}
+
+gint64
+echo_clock_now_ms (void)
+{
+  return echo_clock_now_us () / 1000;
 }

@@ -14,6 +14,9 @@ G_BEGIN_DECLS
 /* Unix wall-clock time in milliseconds (for JSON timestamps). */
 gint64 echo_clock_now_ms (void);
 
+/* The same clock in microseconds (the music API's time exchange needs sub-ms precision). */
+gint64 echo_clock_now_us (void);
+
 /* Monotonic time in microseconds (for every timeout and rate). */
 gint64 echo_clock_monotonic_us (void);
 
