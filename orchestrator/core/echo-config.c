@@ -50,6 +50,8 @@ static gboolean check_ip_address (const char *value);
 static gboolean check_log_level (const char *value);
 static gboolean check_database_url (const char *value);
 static gboolean check_jwt_secret (const char *value);
+static gboolean check_printable (const char *value);
+static gboolean check_http_url (const char *value);
 
 #define FIELD(name) G_STRUCT_OFFSET (EchoConfig, name)
 
@@ -94,6 +96,76 @@ static const Setting settings[] = {
     NULL, "4" },
   { "share", "opus-bitrate", NULL, SETTING_UINT, FIELD (opus_bitrate), 6000, 510000, 0, NULL,
     NULL, "96000" },
+
+  { "music", "max-sessions", NULL, SETTING_UINT, FIELD (music_max_sessions), 1, 100000, 0,
+    NULL, NULL, "1000" },
+  { "music", "max-queue-items", NULL, SETTING_UINT, FIELD (music_max_queue_items), 1, 10000, 0,
+    NULL, NULL, "500" },
+  { "music", "history-limit", NULL, SETTING_UINT, FIELD (music_history_limit), 0, 10000, 0,
+    NULL, NULL, "100" },
+  { "music", "start-lead-ms", NULL, SETTING_UINT, FIELD (music_start_lead_ms), 0, 10000, 0,
+    NULL, NULL, "750" },
+  { "music", "flush-interval-ms", NULL, SETTING_UINT, FIELD (music_flush_interval_ms), 1, 10000,
+    0, NULL, NULL, "50" },
+  { "music", "resolve-rate", NULL, SETTING_DOUBLE, FIELD (music_resolve_rate), 0, 10000, 0, NULL,
+    NULL, "2" },
+  { "music", "resolve-burst", NULL, SETTING_UINT, FIELD (music_resolve_burst), 1, 10000, 0, NULL,
+    NULL, "5" },
+  { "music", "upload-rate", NULL, SETTING_DOUBLE, FIELD (music_upload_rate), 0, 10000, 0, NULL,
+    NULL, "1" },
+  { "music", "upload-burst", NULL, SETTING_UINT, FIELD (music_upload_burst), 1, 10000, 0, NULL,
+    NULL, "3" },
+  { "music", "queue-rate", NULL, SETTING_DOUBLE, FIELD (music_queue_rate), 0, 100000, 0, NULL,
+    NULL, "10" },
+  { "music", "queue-burst", NULL, SETTING_UINT, FIELD (music_queue_burst), 1, 100000, 0, NULL,
+    NULL, "20" },
+  { "music", "control-rate", NULL, SETTING_DOUBLE, FIELD (music_control_rate), 0, 100000, 0,
+    NULL, NULL, "10" },
+  { "music", "control-burst", NULL, SETTING_UINT, FIELD (music_control_burst), 1, 100000, 0,
+    NULL, NULL, "20" },
+  { "music", "max-upload-bytes", NULL, SETTING_UINT, FIELD (music_max_upload_bytes), 1024,
+    512 << 20, 0, NULL, NULL, "52428800" },
+  { "music", "upload-url-ttl-seconds", NULL, SETTING_UINT, FIELD (music_upload_ttl_seconds), 10,
+    86400, 0, NULL, NULL, "900" },
+  { "music", "sync-ping-seconds", NULL, SETTING_UINT, FIELD (music_sync_ping_seconds), 1, 60, 0,
+    NULL, NULL, "5" },
+  { "music", "seek-threshold-ms", NULL, SETTING_UINT, FIELD (music_seek_ms), 1, 60000, 0, NULL,
+    NULL, "500" },
+  { "music", "resync-threshold-ms", NULL, SETTING_UINT, FIELD (music_resync_ms), 1, 600000, 0,
+    NULL, NULL, "3000" },
+  { "music", "receiver-token", NULL, SETTING_STRING, FIELD (music_receiver_token), 0, 0,
+    SETTING_SECRET, check_printable, "printable ASCII", "" },
+
+  { "resolver", "youtube-api-key", "YOUTUBE_API_KEY", SETTING_STRING, FIELD (youtube_api_key),
+    0, 0, SETTING_SECRET, NULL, NULL, "" },
+  { "resolver", "youtube-api-base", NULL, SETTING_STRING, FIELD (youtube_api_base), 0, 0, 0,
+    check_http_url, "empty or an http(s) URL", "" },
+  { "resolver", "youtube-oembed-base", NULL, SETTING_STRING, FIELD (youtube_oembed_base), 0, 0,
+    0, check_http_url, "empty or an http(s) URL", "" },
+  { "resolver", "spotify-client-id", "SPOTIFY_CLIENT_ID", SETTING_STRING,
+    FIELD (spotify_client_id), 0, 0, 0, NULL, NULL, "" },
+  { "resolver", "spotify-client-secret", "SPOTIFY_CLIENT_SECRET", SETTING_STRING,
+    FIELD (spotify_client_secret), 0, 0, SETTING_SECRET, NULL, NULL, "" },
+  { "resolver", "spotify-api-base", NULL, SETTING_STRING, FIELD (spotify_api_base), 0, 0, 0,
+    check_http_url, "empty or an http(s) URL", "" },
+  { "resolver", "spotify-accounts-base", NULL, SETTING_STRING, FIELD (spotify_accounts_base), 0,
+    0, 0, check_http_url, "empty or an http(s) URL", "" },
+  { "resolver", "spotify-oembed-base", NULL, SETTING_STRING, FIELD (spotify_oembed_base), 0, 0,
+    0, check_http_url, "empty or an http(s) URL", "" },
+  { "resolver", "apple-music-token", "APPLE_MUSIC_TOKEN", SETTING_STRING,
+    FIELD (apple_music_token), 0, 0, SETTING_SECRET, NULL, NULL, "" },
+  { "resolver", "apple-music-base", NULL, SETTING_STRING, FIELD (apple_music_base), 0, 0, 0,
+    check_http_url, "empty or an http(s) URL", "" },
+  { "resolver", "soundcloud-oembed-base", NULL, SETTING_STRING, FIELD (soundcloud_oembed_base),
+    0, 0, 0, check_http_url, "empty or an http(s) URL", "" },
+  { "resolver", "http-audio-hosts", NULL, SETTING_STRV, FIELD (http_audio_hosts), 0, 0, 0, NULL,
+    NULL, "" },
+  { "resolver", "timeout-ms", NULL, SETTING_UINT, FIELD (resolver_timeout_ms), 100, 120000, 0,
+    NULL, NULL, "8000" },
+  { "resolver", "max-playlist-tracks", NULL, SETTING_UINT,
+    FIELD (resolver_max_playlist_tracks), 1, 1000, 0, NULL, NULL, "100" },
+  { "resolver", "allow-private", NULL, SETTING_BOOL, FIELD (resolver_allow_private), 0, 0, 0,
+    NULL, NULL, "false" },
 
   { "storage", "data-dir", "ECHO_DATA_DIR", SETTING_STRING, FIELD (data_dir), 0, 0,
     SETTING_NON_EMPTY, NULL, NULL, "/var/lib/echo" },
@@ -163,6 +235,22 @@ static gboolean
 check_jwt_secret (const char *value)
 {
   return *value == '\0' || strlen (value) >= 32;
+}
+
+static gboolean
+check_printable (const char *value)
+{
+  for (; *value != '\0'; value++)
+    if (*value < ' ' || *value > '~')
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+check_http_url (const char *value)
+{
+  return *value == '\0' || ((g_str_has_prefix (value, "http://")
+          || g_str_has_prefix (value, "https://")) && check_printable (value));
 }
 
 static const Setting *

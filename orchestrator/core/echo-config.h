@@ -55,6 +55,44 @@ typedef struct
   guint metadata_burst;           /* metadata-burst=4 */
   guint opus_bitrate;             /* opus-bitrate=96000 */
 
+  /* [music] (see echo-music-pool.h for what the limits do) */
+  guint music_max_sessions;       /* max-sessions=1000 */
+  guint music_max_queue_items;    /* max-queue-items=500 */
+  guint music_history_limit;      /* history-limit=100 */
+  guint music_start_lead_ms;      /* start-lead-ms=750 */
+  guint music_flush_interval_ms;  /* flush-interval-ms=50 */
+  double music_resolve_rate;      /* resolve-rate=2 (per user, per second) */
+  guint music_resolve_burst;      /* resolve-burst=5 */
+  double music_upload_rate;       /* upload-rate=1 */
+  guint music_upload_burst;       /* upload-burst=3 */
+  double music_queue_rate;        /* queue-rate=10 */
+  guint music_queue_burst;        /* queue-burst=20 */
+  double music_control_rate;      /* control-rate=10 */
+  guint music_control_burst;      /* control-burst=20 */
+  guint music_max_upload_bytes;   /* max-upload-bytes=52428800 */
+  guint music_upload_ttl_seconds; /* upload-url-ttl-seconds=900 */
+  guint music_sync_ping_seconds;  /* sync-ping-seconds=5 */
+  guint music_seek_ms;            /* seek-threshold-ms=500 */
+  guint music_resync_ms;          /* resync-threshold-ms=3000 */
+  char *music_receiver_token;     /* receiver-token= : echosyncsrc token= of music relays */
+
+  /* [resolver] ("" for a base URL: the provider's real one) */
+  char *youtube_api_key;          /* youtube-api-key= (YOUTUBE_API_KEY) */
+  char *youtube_api_base;         /* youtube-api-base= */
+  char *youtube_oembed_base;      /* youtube-oembed-base= */
+  char *spotify_client_id;        /* spotify-client-id= (SPOTIFY_CLIENT_ID) */
+  char *spotify_client_secret;    /* spotify-client-secret= (SPOTIFY_CLIENT_SECRET) */
+  char *spotify_api_base;         /* spotify-api-base= */
+  char *spotify_accounts_base;    /* spotify-accounts-base= */
+  char *spotify_oembed_base;      /* spotify-oembed-base= */
+  char *apple_music_token;        /* apple-music-token= (APPLE_MUSIC_TOKEN) */
+  char *apple_music_base;         /* apple-music-base= */
+  char *soundcloud_oembed_base;   /* soundcloud-oembed-base= */
+  char **http_audio_hosts;        /* http-audio-hosts= (';'-separated; "*.example.com") */
+  guint resolver_timeout_ms;      /* timeout-ms=8000 */
+  guint resolver_max_playlist_tracks; /* max-playlist-tracks=100 */
+  gboolean resolver_allow_private;    /* allow-private=false (tests on loopback only) */
+
   /* [storage] */
   char *data_dir;           /* data-dir=/var/lib/echo (ECHO_DATA_DIR) */
   char *database_url;       /* database-url= (DATABASE_URL); "" = file store in data_dir */

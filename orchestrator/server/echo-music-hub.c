@@ -8,6 +8,7 @@
 #include "echo-log.h"
 #include "echo-metrics.h"
 #include "echo-music-error.h"
+#include "echo-music-sync.h"
 #include "echo-tcp-acked.h"
 
 #define ROUTE "/api/music/ws"
@@ -34,6 +35,8 @@ struct _EchoMusicClient {
   GSocket *socket;            /* a reference; NULL when its backlog cannot be measured */
   guint64 sent;               /* bytes handed to libsoup, frame headers included */
   guint64 acked_base;
+  gboolean closed;
+  guint reap_source;
 };
 
 static void
@@ -57,6 +60,7 @@ client_free (gpointer data)
   for (i = 0; i < client->rooms->len; i++)
     room_remove (client->hub, g_ptr_array_index (client->rooms, i), client);
   g_ptr_array_unref (client->rooms);
+  g_clear_handle_id (&client->reap_source, g_source_remove);
   g_signal_handlers_disconnect_by_data (client->conn, client);
   if (soup_websocket_connection_get_state (client->conn) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (client->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
@@ -91,7 +95,7 @@ client_backlog (EchoMusicClient *client)
 static void
 client_send_text (EchoMusicClient *client, const char *text, gsize len)
 {
-  if (soup_websocket_connection_get_state (client->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+  if (client->closed || soup_websocket_connection_get_state (client->conn) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
   if (client_backlog (client) > MAX_BACKLOG) {
     echo_log_event (G_LOG_LEVEL_WARNING, NULL, ROUTE, 1008,
@@ -238,30 +242,12 @@ name_member (JsonObject *message, const char *member, GError **error)
 static gboolean
 answer_time (EchoMusicClient *client, JsonObject *message, double t1, GError **error)
 {
-  JsonNode *t0 = json_object_get_member (message, "t0");
   g_autofree char *text = NULL;
-  char t0_text[G_ASCII_DTOSTR_BUF_SIZE], t1_text[G_ASCII_DTOSTR_BUF_SIZE];
-  char t2_text[G_ASCII_DTOSTR_BUF_SIZE];
-  double value;
+  double t0;
 
-  if (t0 == NULL || !JSON_NODE_HOLDS_VALUE (t0) ||
-      (json_node_get_value_type (t0) != G_TYPE_DOUBLE &&
-          json_node_get_value_type (t0) != G_TYPE_INT64)) {
-    g_set_error_literal (error, ECHO_MUSIC_ERROR, ECHO_MUSIC_ERROR_INVALID,
-        "music:time needs t0, the client's clock in ms");
+  if (!echo_music_sync_parse_time_request (message, &t0, error))
     return FALSE;
-  }
-  value = json_node_get_double (t0);
-  if (!(value > -1e15 && value < 1e15)) {
-    g_set_error_literal (error, ECHO_MUSIC_ERROR, ECHO_MUSIC_ERROR_INVALID,
-        "t0 is out of range");
-    return FALSE;
-  }
-  g_ascii_formatd (t0_text, sizeof t0_text, "%.3f", value);
-  g_ascii_formatd (t1_text, sizeof t1_text, "%.3f", t1);
-  g_ascii_formatd (t2_text, sizeof t2_text, "%.3f", echo_clock_now_us () / 1000.0);
-  text = g_strdup_printf ("{\"type\":\"music:time\",\"t0\":%s,\"t1\":%s,\"t2\":%s}", t0_text,
-      t1_text, t2_text);
+  text = echo_music_sync_format_time_reply (t0, t1, echo_clock_now_us () / 1000.0);
   client_send_text (client, text, strlen (text));
   return TRUE;
 }
@@ -345,12 +331,25 @@ on_message (SoupWebsocketConnection *conn, gint kind, GBytes *data, gpointer use
     echo_music_client_send_error (client, error);
 }
 
+static gboolean
+reap_client (gpointer data)
+{
+  EchoMusicClient *client = data;
+
+  client->reap_source = 0;
+  g_ptr_array_remove_fast (client->hub->clients, client);
+  return G_SOURCE_REMOVE;
+}
+
+/* Freed from an idle callback: "closed" can be emitted while a broadcast walks a room. */
 static void
 on_closed (SoupWebsocketConnection *conn, gpointer data)
 {
   EchoMusicClient *client = data;
 
-  g_ptr_array_remove_fast (client->hub->clients, client);
+  client->closed = TRUE;
+  if (client->reap_source == 0)
+    client->reap_source = g_idle_add (reap_client, client);
 }
 
 /* Authentication (the route's) is all a client needs to connect. */

@@ -66,6 +66,8 @@ struct _EchoRequest {
   gboolean body_too_large;
   gboolean replied;
   gboolean upgraded;
+  gboolean deferred;          /* echo_request_defer (): the message is paused */
+  gboolean aborted;           /* the client went away */
   gboolean keep_alive_fixed;  /* keep_alive_without_body is connected */
   char *session_id;
   char *error_code;           /* the code of an error reply, for the log */
@@ -212,6 +214,33 @@ echo_request_reply_error (EchoRequest *request, guint status, const char *code,
       "%s %s from %s: %u %s: %s", soup_server_message_get_method (request->msg),
       g_uri_get_path (soup_server_message_get_uri (request->msg)),
       echo_request_get_remote_host (request), status, code, message);
+}
+
+EchoRequest *
+echo_request_defer (EchoRequest *request)
+{
+  g_return_val_if_fail (!request->replied && !request->deferred, request);
+
+  request->deferred = TRUE;
+  g_object_ref (request->msg);
+  soup_server_message_pause (request->msg);
+  return request;
+}
+
+void
+echo_request_finish (EchoRequest *request)
+{
+  SoupServerMessage *msg = request->msg;
+
+  g_return_if_fail (request->deferred);
+
+  if (!request->replied)
+    echo_request_reply_error (request, SOUP_STATUS_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR",
+        "The server failed to answer", NULL);
+  request->deferred = FALSE;
+  if (!request->aborted)
+    soup_server_message_unpause (msg);
+  g_object_unref (msg);       /* may free the request */
 }
 
 /* --- accessors --- */
@@ -499,6 +528,8 @@ route_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHash
   }
 
   request->entry->handler (request, request->entry->user_data);
+  if (request->deferred)
+    return;
   if (request->entry->open != NULL) {
     g_autoptr (GError) error = NULL;
 
@@ -555,6 +586,8 @@ request_aborted (SoupServer *soup, SoupServerMessage *msg, gpointer data)
 {
   EchoRequest *request = request_of (msg);
 
+  if (request != NULL)
+    request->aborted = TRUE;
   if (request != NULL && !request->upgraded)
     record_request (request, soup_server_message_get_status (msg), TRUE);
 }

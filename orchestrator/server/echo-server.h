@@ -20,7 +20,9 @@
  *
  * The server itself serves GET /metrics (Prometheus text, echo_metrics_default ()).
  *
- * Handlers run on the main loop and reply before returning; nothing is paused.
+ * Handlers run on the main loop and reply before returning, except those that defer their
+ * reply to an asynchronous job (echo_request_defer ()): their message is paused until
+ * echo_request_finish ().
  *
  * Connections: HTTP/1.1 keep-alive for every reply, 204s included (see
  * echo_request_reply_empty ()); the listening socket's backlog is
@@ -137,5 +139,13 @@ void echo_request_reply_error (EchoRequest *request, guint status, const char *c
     const char *message, JsonObject *extra);
 /* Whether a reply was set. */
 gboolean echo_request_has_reply (EchoRequest *request);
+
+/* The handler replies later, from an asynchronous job: the message is paused and the
+ * request stays valid (with its identity, parameters and body) until
+ * echo_request_finish (). Returns @request, for the job to keep. */
+EchoRequest *echo_request_defer (EchoRequest *request);
+/* Sends the reply the job set (echo_request_reply_*) and releases the request. When the
+ * client went away meanwhile, the reply is dropped. */
+void echo_request_finish (EchoRequest *request);
 
 G_END_DECLS

@@ -26,6 +26,9 @@
 #include "echo-daemon-discovery.h"
 #include "echo-log.h"
 #include "echo-metrics.h"
+#include "echo-music-api.h"
+#include "echo-music-pool.h"
+#include "echo-resolver.h"
 #include "echo-pipeline-factory.h"
 #include "echo-poll-pacer.h"
 #include "echo-server.h"
@@ -200,6 +203,11 @@ run_daemon (int argc, char **argv)
   g_autoptr (EchoShareMedia) media = NULL;
   g_autoptr (EchoServer) server = NULL;
   g_autoptr (EchoShareApi) api = NULL;
+  g_autoptr (EchoMusicPool) music_pool = NULL;
+  g_autoptr (EchoResolver) resolver = NULL;
+  g_autoptr (EchoMusicApi) music_api = NULL;
+  EchoResolverConfig resolver_config;
+  EchoMusicLimits music_limits;
   g_autoptr (EchoDaemonDiscovery) discovery = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autofree char *described = NULL;
@@ -279,6 +287,24 @@ run_daemon (int argc, char **argv)
   register_pool_metrics (pool);
 
   api = echo_share_api_new (server, pool, media, config);
+
+  echo_music_api_limits (config, &music_limits);
+  music_pool = echo_music_pool_new (store, &music_limits, &error);
+  if (music_pool == NULL) {
+    g_printerr ("echod: cannot restore the music sessions: %s\n", error->message);
+    return EXIT_RUNTIME;
+  }
+  echo_music_api_resolver_config (config, &resolver_config);
+  resolver = echo_resolver_new (&resolver_config, &error);
+  if (resolver == NULL) {
+    g_printerr ("echod: [resolver]: %s\n", error->message);
+    return EXIT_CONFIG;
+  }
+  music_api = echo_music_api_new (server, music_pool, resolver, factory, config, &error);
+  if (music_api == NULL) {
+    g_printerr ("echod: %s\n", error->message);
+    return EXIT_RUNTIME;
+  }
   if (!echo_server_listen (server, &error)) {
     g_printerr ("echod: %s\n", error->message);
     return EXIT_RUNTIME;
@@ -293,7 +319,7 @@ run_daemon (int argc, char **argv)
       echo_server_get_port (server));
   g_print ("echod: listening on %s\n", base_url);
   g_print ("echod: Music Share API at %s/api/share (Authorization: %s), health at /health, "
-      "metrics at /metrics\n", base_url, config->bearer_token[0] != '\0' ?
+      "music API at /api/music, metrics at /metrics\n", base_url, config->bearer_token[0] != '\0' ?
       "the bearer token as configured" : "none configured: set BEARER_TOKEN");
   fflush (stdout);
   echo_log_event (G_LOG_LEVEL_INFO, NULL, NULL, 0, "listening on %s:%u, %u share sessions "
@@ -315,6 +341,9 @@ run_daemon (int argc, char **argv)
   g_clear_pointer (&discovery, echo_daemon_discovery_free);
   echo_server_stop (server);
   g_clear_pointer (&api, echo_share_api_free);
+  g_clear_pointer (&music_api, echo_music_api_free);
+  g_clear_pointer (&music_pool, echo_music_pool_free);
+  g_clear_object (&resolver);
   g_clear_pointer (&media, echo_share_media_free);
   g_clear_object (&pool);
   g_clear_pointer (&server, echo_server_free);
