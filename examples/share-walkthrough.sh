@@ -185,7 +185,14 @@ call 200 GET "/api/share/$id/audio?since=2"
 call 204 GET "/api/share/$id/audio?since=4"
 
 step "the same audio as Opus (48 kHz, 20 ms packets, own numbering): about a tenth of the bytes"
-# the session's pipeline encodes the chunks as they arrive: allow it a moment
+# The session's pipeline encodes Opus only while someone asks for it (a receiver's first
+# format=opus request opens the encoder), from the chunks that arrive after that.
+call 204 GET "/api/share/$id/audio?since=-1&format=opus&limit=3"
+for seq in 6 7 8; do
+  chunk_body "$seq"
+  call 200 POST "/api/share/$id/audio" "@$work/body-$seq.json"
+done
+# the encoder works as the chunks arrive: allow it a moment
 for _ in $(seq 50); do
   status=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: $BEARER_TOKEN" \
     "$base/api/share/$id/audio?since=-1&format=opus&limit=3")

@@ -875,7 +875,7 @@ handle_resolve (EchoRequest *request, gpointer data)
     return;
   }
   if (url[0] == '\0' || strlen (url) > MAX_URL_LENGTH) {
-    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID",
+    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID_REQUEST",
         "url must be 1..2048 characters", NULL);
     return;
   }
@@ -955,7 +955,7 @@ handle_upload_init (EchoRequest *request, gpointer data)
   }
   if (filename[0] == '\0' || strlen (filename) > MAX_FILENAME_LENGTH ||
       strchr (filename, '/') != NULL || strchr (filename, '\\') != NULL) {
-    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID",
+    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID_REQUEST",
         "filename must be 1..255 characters without a path", NULL);
     return;
   }
@@ -966,7 +966,7 @@ handle_upload_init (EchoRequest *request, gpointer data)
       g_autofree char *message = g_strdup_printf ("%s is not an audio type echod plays "
           "(mp3, m4a/aac, ogg/opus/vorbis, flac, wav)", mime);
 
-      echo_request_reply_error (request, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED",
+      echo_request_reply_error (request, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA",
           message, NULL);
       return;
     }
@@ -1159,7 +1159,7 @@ handle_upload_put (EchoRequest *request, gpointer data)
     return;
   }
   if (g_bytes_get_size (body) == 0) {
-    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID",
+    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID_REQUEST",
         "the body is the file, and it is empty", NULL);
     return;
   }
@@ -1213,7 +1213,7 @@ handle_session_start (EchoRequest *request, gpointer data)
     return;
   }
   if (identity->user == NULL) {
-    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID",
+    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID_REQUEST",
         "a session is started by a user: send X-Echo-User with the host token", NULL);
     return;
   }
@@ -1551,7 +1551,7 @@ query_uint (EchoRequest *request, const char *name, guint64 min, guint64 max,
     return TRUE;
   message = g_strdup_printf ("%s must be an integer %" G_GUINT64_FORMAT "..%"
       G_GUINT64_FORMAT, name, min, max);
-  echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID", message, NULL);
+  echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID_REQUEST", message, NULL);
   return FALSE;
 }
 
@@ -1630,7 +1630,7 @@ handle_control (EchoRequest *request, gpointer data)
     return;
   }
   if (!echo_music_action_from_string (action_text, &action)) {
-    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID",
+    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID_REQUEST",
         "action must be play, pause, skip, back, seek or stop", NULL);
     return;
   }
@@ -1714,12 +1714,12 @@ handle_settings (EchoRequest *request, gpointer data)
     return;
   }
   if (has_loop && !echo_loop_mode_from_string (loop_text, &loop)) {
-    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID",
+    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID_REQUEST",
         "loopMode must be OFF, ONE or ALL", NULL);
     return;
   }
   if (!(has_volume || has_loop || has_shuffle || has_dj || has_voting)) {
-    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID",
+    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID_REQUEST",
         "nothing to change: give volume, loopMode, shuffle, djMode or voting", NULL);
     return;
   }
@@ -1801,7 +1801,7 @@ handle_member_put (EchoRequest *request, gpointer data)
     if (i >= MAX_ROLES || !JSON_NODE_HOLDS_VALUE (element) ||
         json_node_get_value_type (element) != G_TYPE_STRING ||
         !echo_music_id_is_valid (json_node_get_string (element))) {
-      echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID",
+      echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID_REQUEST",
           "roles must be at most 16 names (1..128 printable characters)", NULL);
       return;
     }
