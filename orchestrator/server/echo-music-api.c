@@ -51,6 +51,8 @@ struct _EchoMusicApi {
   GCancellable *cancellable;  /* resolutions and probes in flight */
   guint sync_ping_source;
   GQueue late_failures;       /* of LateFailure*: see fail_later () */
+  EchoMusicPlayHook play_hook;
+  gpointer play_hook_data;
   guint late_source;
 };
 
@@ -117,6 +119,12 @@ pending_upload_free (gpointer data)
   g_free (upload);
 }
 
+static gboolean
+is_host (const EchoIdentity *identity)
+{
+  return identity->service && identity->user == NULL;
+}
+
 static void
 actor_of (EchoRequest *request, EchoMusicActor *actor)
 {
@@ -125,8 +133,10 @@ actor_of (EchoRequest *request, EchoMusicActor *actor)
   actor->user = identity->user;
   actor->roles = (const char *const *) identity->roles;
   /* the host application acting for a user is held to that user's rights */
-  actor->service = identity->service && identity->user == NULL;
+  actor->service = is_host (identity);
 }
+
+/* The host application acting as itself (not for an X-Echo-User, whose rights it then has). */
 
 static const char *
 rate_key (EchoRequest *request)
@@ -650,7 +660,7 @@ apply_change (EchoMusicApi *api, EchoMusicSession *session, EchoMusicChange chan
 static gboolean
 may_watch (EchoMusicSession *session, const EchoIdentity *identity)
 {
-  return identity->service || (identity->user != NULL &&
+  return is_host (identity) || (identity->user != NULL &&
       echo_music_session_is_member (session, identity->user)) ||
       (identity->roles != NULL && g_strv_contains ((const char *const *) identity->roles,
           "admin"));
@@ -775,6 +785,22 @@ on_sync_ping (gpointer data)
     broadcast (api, session, "music:sync_ping", object_node (object));
   }
   return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+is_sounding (EchoMusicState state)
+{
+  return state == ECHO_MUSIC_STATE_PLAYING || state == ECHO_MUSIC_STATE_LOADING;
+}
+
+/* A command that succeeded made a silent session sound: the mode controller hears of it
+ * before the player starts (radio makes way). */
+static void
+music_starting (EchoMusicApi *api, EchoMusicSession *session, EchoMusicState before)
+{
+  if (api->play_hook != NULL && !is_sounding (before) &&
+      is_sounding (echo_music_session_get_state (session)))
+    api->play_hook (echo_music_session_get_server_id (session), api->play_hook_data);
 }
 
 /* --- routes: resolving --- */
@@ -1240,7 +1266,7 @@ handle_sessions (EchoRequest *request, gpointer data)
   gint64 now = echo_clock_now_ms ();
   guint i;
 
-  if (!echo_request_get_identity (request)->service) {
+  if (!is_host (echo_request_get_identity (request))) {
     echo_request_reply_error (request, SOUP_STATUS_FORBIDDEN, "FORBIDDEN",
         "only the host application lists every session", NULL);
     return;
@@ -1382,6 +1408,8 @@ tracks_to_add (EchoMusicApi *api, JsonObject *body, GError **error)
       }
       id = json_node_get_string (element);
     }
+    if (!echo_music_check_id ("trackId", id, error))
+      return NULL;
     track = echo_music_pool_track_lookup (api->pool, id);
     if (track == NULL) {
       g_set_error (error, ECHO_MUSIC_ERROR, ECHO_MUSIC_ERROR_NOT_FOUND,
@@ -1421,6 +1449,7 @@ queue_command (EchoRequest *request, EchoMusicApi *api, QueueOp op)
   gint64 value = 0, now = echo_clock_now_ms ();
   guint removed = 0;
   gboolean ok = FALSE;
+  EchoMusicState before;
   g_autoptr (JsonNode) reply = NULL;
 
   if (body == NULL) {
@@ -1458,12 +1487,15 @@ queue_command (EchoRequest *request, EchoMusicApi *api, QueueOp op)
       ok = TRUE;
       break;
   }
+  if (ok && item_id != NULL)
+    ok = echo_music_check_id ("itemId", item_id, &error);
   if (!ok) {
     reply_error (request, error);
     return;
   }
   if (!check_rate (api, request, ECHO_MUSIC_RATE_QUEUE))
     return;
+  before = echo_music_session_get_state (session);
 
   actor_of (request, &actor);
   switch (op) {
@@ -1490,6 +1522,7 @@ queue_command (EchoRequest *request, EchoMusicApi *api, QueueOp op)
     reply_error (request, error);
     return;
   }
+  music_starting (api, session, before);
   apply_change (api, session, changed, FALSE);
 
   reply = queue_fields (session);
@@ -1617,6 +1650,7 @@ handle_control (EchoRequest *request, gpointer data)
   EchoMusicActor actor;
   JsonObject *obj, *ack;
   gint64 value = 0, now;
+  EchoMusicState before;
 
   if (body == NULL) {
     reply_error (request, error);
@@ -1640,12 +1674,14 @@ handle_control (EchoRequest *request, gpointer data)
   }
   if (!check_rate (api, request, ECHO_MUSIC_RATE_CONTROL))
     return;
+  before = echo_music_session_get_state (session);
   actor_of (request, &actor);
   now = echo_clock_now_ms ();
   if (!echo_music_session_control (session, &actor, action, value, now, &changed, &error)) {
     reply_error (request, error);
     return;
   }
+  music_starting (api, session, before);
   apply_change (api, session, changed, action == ECHO_MUSIC_ACTION_SEEK);
 
   ack = json_object_new ();
@@ -1785,7 +1821,7 @@ handle_member_put (EchoRequest *request, gpointer data)
     reply_error (request, error);
     return;
   }
-  if (!echo_request_get_identity (request)->service) {
+  if (!is_host (echo_request_get_identity (request))) {
     echo_request_reply_error (request, SOUP_STATUS_FORBIDDEN, "FORBIDDEN",
         "only the host application says who is in a voice channel", NULL);
     return;
@@ -1830,12 +1866,13 @@ handle_member_delete (EchoRequest *request, gpointer data)
     reply_error (request, error);
     return;
   }
-  if (!echo_request_get_identity (request)->service) {
+  if (!is_host (echo_request_get_identity (request))) {
     echo_request_reply_error (request, SOUP_STATUS_FORBIDDEN, "FORBIDDEN",
         "only the host application says who is in a voice channel", NULL);
     return;
   }
-  if (!echo_music_session_member_leave (session, echo_request_get_param (request, "userId"),
+  if (!echo_music_check_id ("userId", echo_request_get_param (request, "userId"), &error) ||
+      !echo_music_session_member_leave (session, echo_request_get_param (request, "userId"),
           echo_clock_now_ms (), &changed, &error)) {
     reply_error (request, error);
     return;
@@ -2005,6 +2042,62 @@ echo_music_api_new (EchoServer *server, EchoMusicPool *pool, EchoResolver *resol
           echo_clock_time_scale ()), on_sync_ping, api);
   restore_timers (api);
   return api;
+}
+
+EchoMusicHub *
+echo_music_api_get_hub (EchoMusicApi *api)
+{
+  return api->hub;
+}
+
+void
+echo_music_api_set_play_hook (EchoMusicApi *api, EchoMusicPlayHook hook, gpointer user_data)
+{
+  api->play_hook = hook;
+  api->play_hook_data = user_data;
+}
+
+GPtrArray *
+echo_music_api_pause_community (EchoMusicApi *api, const char *server_id)
+{
+  g_autoptr (GPtrArray) sessions = echo_music_pool_list (api->pool);
+  GPtrArray *paused = g_ptr_array_new_with_free_func (g_free);
+  EchoMusicActor host = { NULL, NULL, TRUE };
+  guint i;
+
+  for (i = 0; i < sessions->len; i++) {
+    EchoMusicSession *session = g_ptr_array_index (sessions, i);
+    EchoMusicState state = echo_music_session_get_state (session);
+    EchoMusicChange changed = 0;
+
+    if (strcmp (echo_music_session_get_server_id (session), server_id) != 0 ||
+        state != ECHO_MUSIC_STATE_PLAYING)
+      continue;
+    if (echo_music_session_control (session, &host, ECHO_MUSIC_ACTION_PAUSE, 0,
+            echo_clock_now_ms (), &changed, NULL)) {
+      apply_change (api, session, changed, FALSE);
+      g_ptr_array_add (paused, g_strdup (echo_music_session_get_id (session)));
+    }
+  }
+  return paused;
+}
+
+void
+echo_music_api_resume_sessions (EchoMusicApi *api, GPtrArray *session_ids)
+{
+  EchoMusicActor host = { NULL, NULL, TRUE };
+  guint i;
+
+  for (i = 0; session_ids != NULL && i < session_ids->len; i++) {
+    EchoMusicSession *session = echo_music_pool_lookup (api->pool,
+        g_ptr_array_index (session_ids, i), NULL);
+    EchoMusicChange changed = 0;
+
+    if (session != NULL && echo_music_session_get_state (session) == ECHO_MUSIC_STATE_PAUSED &&
+        echo_music_session_control (session, &host, ECHO_MUSIC_ACTION_PLAY, 0,
+            echo_clock_now_ms (), &changed, NULL))
+      apply_change (api, session, changed, FALSE);
+  }
 }
 
 void

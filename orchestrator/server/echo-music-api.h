@@ -46,6 +46,7 @@
 #pragma once
 
 #include "echo-config.h"
+#include "echo-music-hub.h"
 #include "echo-music-pool.h"
 #include "echo-pipeline-factory.h"
 #include "echo-resolver.h"
@@ -63,6 +64,23 @@ EchoMusicApi *echo_music_api_new (EchoServer *server, EchoMusicPool *pool,
     GError **error);
 /* Stops the players and closes the WebSocket clients. */
 void echo_music_api_free (EchoMusicApi *api);
+
+/* The WebSocket hub the music API serves (other parts of echod send their events on it). */
+EchoMusicHub *echo_music_api_get_hub (EchoMusicApi *api);
+
+/* For the mode controller (music and radio are exclusive in a community): pauses every
+ * PLAYING session of community @server_id as the host application would, and
+ * returns their ids (a new array, possibly empty). */
+GPtrArray *echo_music_api_pause_community (EchoMusicApi *api, const char *server_id);
+/* Resumes those of @session_ids that are still PAUSED. */
+void echo_music_api_resume_sessions (EchoMusicApi *api, GPtrArray *session_ids);
+
+/* Called when a command (control play, a queue add to an idle session) succeeded and made a
+ * silent session of community @server_id sound, before its player starts: the mode
+ * controller switches the community from radio to music. */
+typedef void (*EchoMusicPlayHook) (const char *server_id, gpointer user_data);
+void echo_music_api_set_play_hook (EchoMusicApi *api, EchoMusicPlayHook hook,
+    gpointer user_data);
 
 /* The resolver settings of @config (strings borrowed from it). */
 void echo_music_api_resolver_config (const EchoConfig *config, EchoResolverConfig *out);

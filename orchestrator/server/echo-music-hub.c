@@ -25,7 +25,23 @@ struct _EchoMusicHub {
   gpointer user_data;
   GHashTable *rooms;          /* name -> GPtrArray of EchoMusicClient* (not owned) */
   GPtrArray *clients;         /* of EchoMusicClient*, owned */
+  GPtrArray *handlers;        /* of PrefixHandler*, owned */
 };
+
+typedef struct {
+  char *prefix;
+  EchoMusicHubHandler handler;
+  gpointer user_data;
+} PrefixHandler;
+
+static void
+prefix_handler_free (gpointer data)
+{
+  PrefixHandler *handler = data;
+
+  g_free (handler->prefix);
+  g_free (handler);
+}
 
 struct _EchoMusicClient {
   EchoMusicHub *hub;
@@ -178,8 +194,8 @@ echo_music_client_in_room (EchoMusicClient *client, const char *room)
   return FALSE;
 }
 
-static gboolean
-client_join_room (EchoMusicClient *client, const char *room, GError **error)
+gboolean
+echo_music_client_join_room (EchoMusicClient *client, const char *room, GError **error)
 {
   GPtrArray *members;
 
@@ -278,7 +294,7 @@ handle_message (EchoMusicClient *client, JsonObject *message, double t1, GError 
       return FALSE;
     }
     /* in the room first, so the state the owner sends and every later event arrive */
-    if (!client_join_room (client, id, error))
+    if (!echo_music_client_join_room (client, id, error))
       return FALSE;
     if (!hub->callbacks.join (client, id, error, hub->user_data)) {
       client_leave_room (client, id);
@@ -296,7 +312,13 @@ handle_message (EchoMusicClient *client, JsonObject *message, double t1, GError 
     if ((id = name_member (message, "serverId", error)) == NULL)
       return FALSE;
     room = g_strconcat ("overlay:", id, NULL);
-    return client_join_room (client, room, error);
+    return echo_music_client_join_room (client, room, error);
+  }
+  for (guint i = 0; i < hub->handlers->len; i++) {
+    PrefixHandler *handler = g_ptr_array_index (hub->handlers, i);
+
+    if (g_str_has_prefix (type, handler->prefix))
+      return handler->handler (client, type, message, error, handler->user_data);
   }
   if (hub->callbacks.message != NULL)
     return hub->callbacks.message (client, type, message, error, hub->user_data);
@@ -398,6 +420,7 @@ echo_music_hub_new (EchoServer *server, const EchoMusicHubCallbacks *callbacks,
   hub->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) g_ptr_array_unref);
   hub->clients = g_ptr_array_new_with_free_func (client_free);
+  hub->handlers = g_ptr_array_new_with_free_func (prefix_handler_free);
   echo_server_add_websocket_route (server, ROUTE, ECHO_ROUTE_AUTH_USER, check_socket,
       open_socket, hub);
   return hub;
@@ -409,6 +432,7 @@ echo_music_hub_free (EchoMusicHub *hub)
   if (hub == NULL)
     return;
   g_ptr_array_unref (hub->clients);
+  g_ptr_array_unref (hub->handlers);
   g_hash_table_unref (hub->rooms);
   g_free (hub);
 }
@@ -438,6 +462,18 @@ echo_music_hub_room_size (EchoMusicHub *hub, const char *room)
   GPtrArray *members = g_hash_table_lookup (hub->rooms, room);
 
   return members != NULL ? members->len : 0;
+}
+
+void
+echo_music_hub_add_handler (EchoMusicHub *hub, const char *prefix,
+    EchoMusicHubHandler handler, gpointer user_data)
+{
+  PrefixHandler *entry = g_new0 (PrefixHandler, 1);
+
+  entry->prefix = g_strdup (prefix);
+  entry->handler = handler;
+  entry->user_data = user_data;
+  g_ptr_array_add (hub->handlers, entry);
 }
 
 guint

@@ -61,6 +61,17 @@ void echo_music_hub_broadcast (EchoMusicHub *hub, const char *room, const char *
 guint echo_music_hub_room_size (EchoMusicHub *hub, const char *room);
 guint echo_music_hub_client_count (EchoMusicHub *hub);
 
+/* Messages whose type starts with @prefix (e.g. "radio:") go to @handler instead of the
+ * callbacks' message (another part of echod sharing the socket). */
+typedef gboolean (*EchoMusicHubHandler) (EchoMusicClient *client, const char *type,
+    JsonObject *message, GError **error, gpointer user_data);
+void echo_music_hub_add_handler (EchoMusicHub *hub, const char *prefix,
+    EchoMusicHubHandler handler, gpointer user_data);
+
+/* Puts @client in @room (at most 16 rooms per client: CONFLICT beyond). */
+gboolean echo_music_client_join_room (EchoMusicClient *client, const char *room,
+    GError **error);
+
 /* To one client. */
 void echo_music_client_send (EchoMusicClient *client, const char *type, JsonNode *fields);
 /* {"type":"music:error","code":CODE,"error":message} from an ECHO_MUSIC_ERROR (or any). */
