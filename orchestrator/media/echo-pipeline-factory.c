@@ -92,10 +92,22 @@ static const NamedElementSpec music_elements[] = {
   {NULL},
 };
 
+/* the radio pipeline's placeholders are the music pipeline's */
+static const NamedElementSpec radio_elements[] = {
+  {ECHO_PIPELINE_ELEMENT_STATION, "bin"},
+  {ECHO_PIPELINE_ELEMENT_HTTP, "souphttpsrc"},
+  {ECHO_PIPELINE_ELEMENT_DECODED, "appsink"},
+  {ECHO_PIPELINE_ELEMENT_STREAM, "appsrc"},
+  {ECHO_PIPELINE_ELEMENT_VOLUME, "volume"},
+  {ECHO_PIPELINE_ELEMENT_RELAY, "sharerelay"},
+  {NULL},
+};
+
 static const KindSpec kinds[] = {
   {ECHO_PIPELINE_KIND_SHARE, share_placeholders, share_elements, FALSE},
-  /* optional: pipelines directories written before music sessions stay valid */
+  /* optional: pipelines directories written before music or radio sessions stay valid */
   {ECHO_PIPELINE_KIND_MUSIC, music_placeholders, music_elements, TRUE},
+  {ECHO_PIPELINE_KIND_RADIO, music_placeholders, radio_elements, TRUE},
 };
 
 static const KindSpec *
@@ -554,8 +566,8 @@ echo_pipeline_factory_new (const char *dir, GError ** error)
     if (spec == NULL) {
       g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_TEMPLATE,
           "%s: unknown pipeline kind '%s' (the file name says the kind; echod uses "
-          "%s" TEMPLATE_SUFFIX " and %s" TEMPLATE_SUFFIX ")", path, kind, kinds[0].kind,
-          kinds[1].kind);
+          "%s" TEMPLATE_SUFFIX ", %s" TEMPLATE_SUFFIX " and %s" TEMPLATE_SUFFIX ")", path,
+          kind, kinds[0].kind, kinds[1].kind, kinds[2].kind);
       return NULL;
     }
     t = template_load (path, spec, error);

@@ -21,6 +21,13 @@
  *          Optional: a directory without music.pipeline loads, and building a music
  *          pipeline from it is ECHO_PIPELINE_ERROR_NOT_FOUND (echod then plays no
  *          server-side music).
+ *   radio: placeholders {session} {latency} {token} {announce}, as music;
+ *          elements: the bin `( name=station ... )` holding souphttpsrc name=http and
+ *          ending in appsink name=decoded (the chain of one upstream connection: echod
+ *          builds the template once per connection and keeps only this bin, in its own
+ *          pipeline), and outside it appsrc name=stream, volume name=volume,
+ *          sharerelay name=relay (the session's output: built once per session, without
+ *          the bin). Optional like music (echod then plays no radio).
  *
  * Values are checked and escaped before they go into the description, so no value can
  * add elements or properties: numbers must parse and lie in their range, a share session
@@ -82,6 +89,19 @@ typedef enum
 #define ECHO_PIPELINE_ELEMENT_TRACKS "tracks"
 #define ECHO_PIPELINE_ELEMENT_VOLUME "volume"
 
+/* The kind of the radio session player (radio.pipeline). Its placeholders are the music
+ * pipeline's. */
+#define ECHO_PIPELINE_KIND_RADIO "radio"
+
+/* The names of the elements echod drives in a radio pipeline (besides "relay" and
+ * "volume"): the bin "station" is one upstream connection: its souphttpsrc "http" gets
+ * the URL and request headers, its appsink "decoded" gives F32LE 48 kHz stereo; the
+ * appsrc "stream" takes the audio the relay plays. */
+#define ECHO_PIPELINE_ELEMENT_STATION "station"
+#define ECHO_PIPELINE_ELEMENT_HTTP "http"
+#define ECHO_PIPELINE_ELEMENT_DECODED "decoded"
+#define ECHO_PIPELINE_ELEMENT_STREAM "stream"
+
 typedef struct _EchoPipelineFactory EchoPipelineFactory;
 
 /**
@@ -94,7 +114,7 @@ typedef struct _EchoPipelineFactory EchoPipelineFactory;
  * instantiation parses with gst_parse_launch_full() (GST_PARSE_FLAG_FATAL_ERRORS: every
  * element and property exists) into a pipeline, and the named elements echod needs are
  * there with the right element factories. Every known kind must have a template, except
- * the optional "music".
+ * the optional "music" and "radio".
  * Needs gst_init() and the Echo plugins on the plugin path.
  *
  * Returns: (transfer full): the factory, or NULL with @error naming the file at fault
