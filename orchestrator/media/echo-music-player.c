@@ -7,7 +7,7 @@
  * Decoders
  * --------
  * Each track has its own small pipeline, uridecodebin ! audioconvert ! audioresample !
- * appsink, producing F32LE 48 kHz stereo: the relay's format. It is not synced to any
+ * appsink (echo-decode-chain.h), producing F32LE 48 kHz stereo: the relay's format. It is not synced to any
  * clock: it decodes ahead until its appsink holds DECODER_MAX_BUFFERS, then waits. It
  * prerolls (PAUSED), seeks when the track starts later than 0, and is set PLAYING: then
  * it is READY and the feeder may take its audio. A queued next track's decoder does all
@@ -16,9 +16,10 @@
  *
  * The timeline
  * ------------
- * The feeder thread pushes decoded audio into the pipeline's appsrc `tracks` with
- * timestamps (running time on the pipeline's clock, the relay's session clock) computed
- * from a sample count since an anchor:
+ * The music pipeline, its feeder thread and the timeline are the relay output's
+ * (echo-relay-output.h). The feeder pushes decoded audio into the pipeline's appsrc
+ * `tracks` with timestamps (running time on the pipeline's clock, the relay's session
+ * clock) computed from a sample count since an anchor:
  *
  *     PTS = anchor + (frames fed since the anchor) / 48000
  *
@@ -37,11 +38,12 @@
  *
  * Threads
  * -------
- * `lock` guards the decoders' roles (current, next), the timeline, the stretches and the
- * timed events; the feeder holds it while it works (every 10 ms; it never blocks inside:
- * appsink pulls and appsrc pushes do not wait). Callbacks reach the owner through a
- * GAsyncQueue dispatched by a GSource on its context; so do decoders the feeder is done
- * with, which are stopped there (the owner's thread stops every pipeline).
+ * The output's lock guards the decoders' roles (current, next), the timeline, the
+ * stretches and the timed events; the feeder holds it while it works (every 10 ms; it
+ * never blocks inside: appsink pulls and appsrc pushes do not wait). Callbacks reach the
+ * owner through an event queue (echo-event-queue.h) on its context; so do decoders the
+ * feeder is done with, which are stopped there (the owner's thread stops every
+ * pipeline).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -50,25 +52,18 @@
 #include "echo-music-player.h"
 
 #include <gst/app/app.h>
-#include <gst/audio/audio.h>
-#include <gst/controller/controller.h>
 #include <string.h>
 
-#include "echo-wake-source.h"
+#include "echo-decode-chain.h"
+#include "echo-event-queue.h"
+#include "echo-relay-output.h"
 
-#define RATE 48000
-#define CHANNELS 2
-#define FRAME_BYTES (CHANNELS * sizeof (float))
-#define DECODER_CAPS "audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved"
+#define RATE ECHO_RELAY_OUTPUT_RATE
+#define CHANNELS ECHO_RELAY_OUTPUT_CHANNELS
+#define FRAME_BYTES ECHO_RELAY_OUTPUT_FRAME_BYTES
 #define DECODER_MAX_BUFFERS 32
 /* at most this much per buffer fed: keeps pause and fades fine-grained */
 #define CHUNK_FRAMES 960
-/* fed audio must be at least this far ahead of the clock, else the mixer may drop it:
- * the timeline is re-anchored (a stall) */
-#define MIN_MARGIN (20 * GST_MSECOND)
-#define TICK_US (10 * G_TIME_SPAN_MILLISECOND)
-#define IDLE_TICK_US (G_TIME_SPAN_SECOND)
-#define VOLUME_RAMP (50 * GST_MSECOND)
 #define ITEM_ID_MAX 128
 
 /* ---------------------------------------------------------------------------------- */
@@ -89,10 +84,9 @@ typedef struct
   char *uri;
   gint64 start_ms;
   GstElement *pipeline;
-  GstElement *convert;          /* where the audio pad links */
-  GstAppSink *sink;
+  EchoDecodeChain *chain;
+  GstAppSink *sink;             /* the chain's */
   GSource *bus_source;
-  gint audio_linked;            /* atomic: set on a streaming thread */
 
   /* under the player's lock */
   DecoderState state;
@@ -136,8 +130,7 @@ decoder_free (Decoder * d)
     return;
   decoder_stop (d);
   decoder_drop_pending (d);
-  g_clear_object (&d->sink);
-  g_clear_object (&d->convert);
+  g_clear_pointer (&d->chain, echo_decode_chain_free);
   g_clear_object (&d->pipeline);
   g_free (d->item_id);
   g_free (d->uri);
@@ -199,39 +192,19 @@ stretch_free (gpointer data)
 
 struct _EchoMusicPlayer
 {
-  EchoPipelineFactory *factory; /* not owned */
   char *session_id;
-  GHashTable *values;           /* the template's values, for rebuilds */
-  GMainContext *context;
+  GMainContext *context;        /* the decoders' bus watches' */
   EchoMusicPlayerCallbacks callbacks;
 
   /* owner's thread */
-  GstPipeline *pipeline;
-  GstElement *volume;
-  GstElement *relay;
-  GstControlSource *volume_cs;
-  GSource *bus_source;
-  guint16 port;
+  EchoRelayOutput *output;      /* the music pipeline, the timeline, the feeder */
   guint volume_percent;
-  GAsyncQueue *events;          /* of Event, for the owner */
-  GSource *event_source;
-  guint busy;
-  gboolean doomed;
+  EchoEventQueue *events;       /* of Event, for the owner */
 
-  GMutex lock;
-  GCond cond;
-  GThread *feeder;
-  /* under lock */
-  gboolean quit;
-  GstElement *feed_pipeline;    /* the feeder's references to the pipeline */
-  GstAppSrc *feed_src;
+  /* under the output's lock */
   Decoder *current, *next;
   gboolean paused;
-  gboolean have_timeline;
   gboolean need_anchor;
-  gboolean discont;
-  GstClockTime anchor_pts;
-  guint64 anchor_frames;
   double gain, gain_step;       /* the fade: gain moves by gain_step for fade_left frames */
   guint fade_left;
   double gain_target;
@@ -242,13 +215,10 @@ struct _EchoMusicPlayer
   guint generation;             /* +1 on play/stop: older events are stale */
 };
 
-static void finish_free (EchoMusicPlayer * p);
-
 static void
 post_event (EchoMusicPlayer * p, Event * ev)
 {
-  g_async_queue_push (p->events, ev);
-  echo_wake_source_wake (p->event_source);
+  echo_event_queue_post (p->events, ev);
 }
 
 /* Under lock. */
@@ -308,7 +278,7 @@ clear_stretches (EchoMusicPlayer * p)
 static GstClockTime
 next_pts (EchoMusicPlayer * p)
 {
-  return p->anchor_pts + gst_util_uint64_scale_int (p->anchor_frames, GST_SECOND, RATE);
+  return echo_relay_output_next_pts (p->output);
 }
 
 /* The decoder's next unfed frames (at most what its pending buffer holds), or 0. */
@@ -384,7 +354,8 @@ static void
 end_current (EchoMusicPlayer * p, GstClockTime now)
 {
   Decoder *d = p->current;
-  GstClockTime at = p->have_timeline ? MAX (next_pts (p), now) : now;
+  GstClockTime at = echo_relay_output_has_timeline (p->output) ?
+      MAX (next_pts (p), now) : now;
 
   if (d->state == DECODER_FAILED)
     add_timed (p, EVENT_FAILED, at, d->item_id, d->error);
@@ -402,6 +373,7 @@ static void
 feed (EchoMusicPlayer * p, GstClockTime now)
 {
   const GstClockTime lead = ECHO_MUSIC_PLAYER_LEAD_MS * GST_MSECOND;
+  EchoRelayOutput *o = p->output;
 
   for (;;) {
     Decoder *d = p->current;
@@ -410,7 +382,7 @@ feed (EchoMusicPlayer * p, GstClockTime now)
     GstBuffer *buf;
     GstMapInfo map;
     float *out;
-    GstClockTime pts;
+    gboolean pushed;
 
     if (d == NULL)
       return;
@@ -422,14 +394,13 @@ feed (EchoMusicPlayer * p, GstClockTime now)
       return;
     if (p->paused && p->gain <= 0.0)
       return;
-    if (p->have_timeline && !p->need_anchor && next_pts (p) < now + MIN_MARGIN) {
+    /* a stall: the timeline is re-anchored */
+    if (!p->need_anchor && echo_relay_output_is_behind (o, now)) {
       if (d->begun)
-        g_info ("music session %s: the feed fell behind the clock by %" G_GINT64_FORMAT
-            " ms; re-anchoring", p->session_id,
-            (gint64) (now - next_pts (p)) / (gint64) GST_MSECOND);
+        echo_relay_output_log_behind (o, now);
       p->need_anchor = TRUE;
     }
-    if (p->have_timeline && !p->need_anchor && next_pts (p) >= now + lead)
+    if (echo_relay_output_has_timeline (o) && !p->need_anchor && next_pts (p) >= now + lead)
       return;
 
     frames = decoder_peek (d, &data);
@@ -441,16 +412,13 @@ feed (EchoMusicPlayer * p, GstClockTime now)
       return;                   /* still decoding: a late join re-anchors */
     }
 
-    if (p->need_anchor || !p->have_timeline) {
+    if (p->need_anchor || !echo_relay_output_has_timeline (o)) {
       GstClockTime base = now + lead;
 
-      if (p->have_timeline && next_pts (p) > base)
+      if (echo_relay_output_has_timeline (o) && next_pts (p) > base)
         base = next_pts (p);    /* after audio already fed: no overlap */
-      p->anchor_pts = base;
-      p->anchor_frames = 0;
-      p->have_timeline = TRUE;
+      echo_relay_output_anchor (o, base);
       p->need_anchor = FALSE;
-      p->discont = TRUE;
       p->gain = 0.0;
       start_fade (p, 1.0);
       open_stretch (p, d);
@@ -484,22 +452,10 @@ feed (EchoMusicPlayer * p, GstClockTime now)
       }
     }
     gst_buffer_unmap (buf, &map);
-    pts = next_pts (p);
-    GST_BUFFER_PTS (buf) = pts;
-    GST_BUFFER_DURATION (buf) = p->anchor_pts + gst_util_uint64_scale_int (p->anchor_frames
-        + n, GST_SECOND, RATE) - pts;
-    GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
-    if (p->discont) {
-      /* the mixer places audio by its timestamps only after a DISCONT; without it, it
-       * would wait (discont-wait) before believing a jump */
-      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
-      p->discont = FALSE;
-    }
+    pushed = echo_relay_output_push (o, buf);
     decoder_consume (d, n);
-    p->anchor_frames += n;
     p->open_stretch->frames += n;
-    /* never blocks: appsrc queues without limit (block=false), the lead bounds it */
-    if (gst_app_src_push_buffer (p->feed_src, buf) != GST_FLOW_OK)
+    if (!pushed)
       return;                   /* flushing: the pipeline is stopping */
     if (p->paused && p->gain <= 0.0) {
       p->need_anchor = TRUE;    /* faded out: a resume starts a new stretch */
@@ -541,131 +497,80 @@ prune_stretches (EchoMusicPlayer * p, GstClockTime now)
   }
 }
 
-static gpointer
-feeder_main (gpointer user_data)
+/* The feeder thread's work, under the output's lock. */
+static gboolean
+feeder_tick (EchoRelayOutput * o, gpointer user_data)
 {
   EchoMusicPlayer *p = user_data;
+  GstClockTime now = echo_relay_output_now (o);
 
-  g_mutex_lock (&p->lock);
-  while (!p->quit) {
-    gboolean busy = FALSE;
-
-    if (p->feed_pipeline != NULL) {
-      GstClockTime now = gst_element_get_current_running_time (p->feed_pipeline);
-
-      if (GST_CLOCK_TIME_IS_VALID (now)) {
-        feed (p, now);
-        fire_due (p, now);
-        prune_stretches (p, now);
-      }
-      busy = p->current != NULL || !g_queue_is_empty (&p->timed);
-    }
-    g_cond_wait_until (&p->cond, &p->lock, g_get_monotonic_time () +
-        (busy ? TICK_US : IDLE_TICK_US));
+  if (GST_CLOCK_TIME_IS_VALID (now)) {
+    feed (p, now);
+    fire_due (p, now);
+    prune_stretches (p, now);
   }
-  g_mutex_unlock (&p->lock);
-  return NULL;
+  return p->current != NULL || !g_queue_is_empty (&p->timed);
 }
 
 /* ---------------------------------------------------------------------------------- */
 /* The owner's side of events                                                           */
 
-static gboolean
-dispatch_events (gpointer user_data)
+/* One event (which the queue frees); retired decoders are stopped as they are freed. */
+static void
+dispatch_event (gpointer event, gpointer user_data)
 {
   EchoMusicPlayer *p = user_data;
-  Event *ev;
+  Event *ev = event;
+  const EchoMusicPlayerCallbacks *cb = &p->callbacks;
 
-  p->busy++;
-  while (!p->doomed && (ev = g_async_queue_try_pop (p->events)) != NULL) {
-    const EchoMusicPlayerCallbacks *cb = &p->callbacks;
-
-    if (ev->type == EVENT_RETIRE || ev->generation != p->generation) {
-      event_free (ev);
-      continue;
-    }
-    if (ev->type == EVENT_STARTED && cb->started != NULL)
-      cb->started (p, ev->item_id, cb->user_data);
-    else if (ev->type == EVENT_ENDED && cb->ended != NULL)
-      cb->ended (p, ev->item_id, cb->user_data);
-    else if (ev->type == EVENT_FAILED) {
-      if (cb->failed != NULL)
-        cb->failed (p, ev->item_id, ev->message, cb->user_data);
-      else
-        g_message ("music session %s: item %s failed: %s", p->session_id, ev->item_id,
-            ev->message);
-    }
-    event_free (ev);
+  if (ev->type == EVENT_RETIRE || ev->generation != p->generation)
+    return;
+  if (ev->type == EVENT_STARTED && cb->started != NULL)
+    cb->started (p, ev->item_id, cb->user_data);
+  else if (ev->type == EVENT_ENDED && cb->ended != NULL)
+    cb->ended (p, ev->item_id, cb->user_data);
+  else if (ev->type == EVENT_FAILED) {
+    if (cb->failed != NULL)
+      cb->failed (p, ev->item_id, ev->message, cb->user_data);
+    else
+      g_message ("music session %s: item %s failed: %s", p->session_id, ev->item_id,
+          ev->message);
   }
-  p->busy--;
-  if (p->doomed && p->busy == 0)
-    finish_free (p);
-  return G_SOURCE_CONTINUE;
 }
 
 /* ---------------------------------------------------------------------------------- */
 /* Building decoders                                                                    */
 
 static void
-on_pad_added (GstElement * decodebin, GstPad * pad, gpointer user_data)
-{
-  Decoder *d = user_data;
-  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
-  const char *name;
-  GstElement *fakesink;
-  g_autoptr (GstPad) sinkpad = NULL;
-
-  if (caps == NULL)
-    caps = gst_pad_query_caps (pad, NULL);
-  name = gst_caps_get_size (caps) > 0 ?
-      gst_structure_get_name (gst_caps_get_structure (caps, 0)) : "";
-  if (g_str_has_prefix (name, "audio/x-raw") && !g_atomic_int_get (&d->audio_linked)) {
-    sinkpad = gst_element_get_static_pad (d->convert, "sink");
-    if (gst_pad_link (pad, sinkpad) == GST_PAD_LINK_OK) {
-      g_atomic_int_set (&d->audio_linked, 1);
-      return;
-    }
-    g_clear_object (&sinkpad);
-  }
-  /* other streams (video, a second audio track) are decoded into nothing */
-  fakesink = gst_element_factory_make ("fakesink", NULL);
-  g_object_set (fakesink, "sync", FALSE, "async", FALSE, NULL);
-  gst_bin_add (GST_BIN (d->pipeline), fakesink);
-  gst_element_sync_state_with_parent (fakesink);
-  sinkpad = gst_element_get_static_pad (fakesink, "sink");
-  gst_pad_link (pad, sinkpad);
-}
-
-static void
 on_no_more_pads (GstElement * decodebin, gpointer user_data)
 {
   Decoder *d = user_data;
 
-  if (!g_atomic_int_get (&d->audio_linked))
+  if (!echo_decode_chain_has_audio (d->chain))
     GST_ELEMENT_ERROR (decodebin, STREAM, WRONG_TYPE, ("no audio stream"), (NULL));
 }
 
 static void
 decoder_fail (EchoMusicPlayer * p, Decoder * d, const char *message)
 {
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   if (d->state != DECODER_FAILED) {
     d->state = DECODER_FAILED;
     g_free (d->error);
     d->error = g_strdup (message);
   }
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_wake (p->output);
+  echo_relay_output_unlock (p->output);
 }
 
 static void
 decoder_start_playing (EchoMusicPlayer * p, Decoder * d)
 {
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   if (d->state != DECODER_FAILED)
     d->state = DECODER_READY;
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_wake (p->output);
+  echo_relay_output_unlock (p->output);
   /* a non-live pipeline goes PLAYING at once; its appsink then fills up and waits */
   if (gst_element_set_state (d->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     decoder_fail (p, d, "the decoder did not start");
@@ -693,11 +598,11 @@ on_decoder_message (GstBus * bus, GstMessage * msg, gpointer user_data)
 
       if (GST_MESSAGE_SRC (msg) != GST_OBJECT (d->pipeline))
         break;
-      g_mutex_lock (&p->lock);
+      echo_relay_output_lock (p->output);
       state = d->state;
       if (state == DECODER_PREROLLING && d->start_ms > 0)
         d->state = DECODER_SEEKING;
-      g_mutex_unlock (&p->lock);
+      echo_relay_output_unlock (p->output);
       if (state == DECODER_PREROLLING && d->start_ms > 0) {
         /* prerolled: seek there (the flushing seek prerolls again: ASYNC_DONE) */
         if (gst_element_seek_simple (d->pipeline, GST_FORMAT_TIME,
@@ -759,8 +664,7 @@ decoder_new (EchoMusicPlayer * p, const char *item_id, const char *uri, gint64 s
 {
   g_autoptr (Decoder) d = g_new0 (Decoder, 1);
   g_autoptr (GstBus) bus = NULL;
-  g_autoptr (GstCaps) caps = gst_caps_from_string (DECODER_CAPS);
-  GstElement *src, *resample, *filter, *sink;
+  GstElement *src;
 
   d->player = p;
   d->item_id = g_strdup (item_id);
@@ -770,35 +674,13 @@ decoder_new (EchoMusicPlayer * p, const char *item_id, const char *uri, gint64 s
   d->state = DECODER_PREROLLING;
 
   d->pipeline = gst_object_ref_sink (gst_pipeline_new (NULL));
-  src = gst_element_factory_make ("uridecodebin", NULL);
-  d->convert = gst_element_factory_make ("audioconvert", NULL);
-  resample = gst_element_factory_make ("audioresample", NULL);
-  filter = gst_element_factory_make ("capsfilter", NULL);
-  sink = gst_element_factory_make ("appsink", NULL);
-  if (src == NULL || d->convert == NULL || resample == NULL || filter == NULL
-      || sink == NULL) {
-    g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_FAILED,
-        "a decoder needs uridecodebin, audioconvert, audioresample, capsfilter and "
-        "appsink; one is not installed");
-    gst_clear_object (&src);
-    gst_clear_object (&resample);
-    gst_clear_object (&filter);
-    gst_clear_object (&sink);
+  d->chain = echo_decode_chain_new (GST_BIN (d->pipeline), "uridecodebin",
+      DECODER_MAX_BUFFERS, error);
+  if (d->chain == NULL)
     return NULL;
-  }
-  gst_object_ref (d->convert);
-  d->sink = GST_APP_SINK (gst_object_ref (sink));
+  d->sink = echo_decode_chain_get_sink (d->chain);
+  src = echo_decode_chain_get_decoder (d->chain);
   g_object_set (src, "uri", uri, NULL);
-  g_object_set (filter, "caps", caps, NULL);
-  g_object_set (sink, "sync", FALSE, "max-buffers", DECODER_MAX_BUFFERS, "drop", FALSE,
-      NULL);
-  gst_bin_add_many (GST_BIN (d->pipeline), src, d->convert, resample, filter, sink, NULL);
-  if (!gst_element_link_many (d->convert, resample, filter, sink, NULL)) {
-    g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_FAILED,
-        "the decoder's elements do not link");
-    return NULL;
-  }
-  g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), d);
   g_signal_connect (src, "no-more-pads", G_CALLBACK (on_no_more_pads), d);
 
   bus = gst_pipeline_get_bus (GST_PIPELINE (d->pipeline));
@@ -818,134 +700,19 @@ decoder_new (EchoMusicPlayer * p, const char *item_id, const char *uri, gint64 s
 /* ---------------------------------------------------------------------------------- */
 /* The music pipeline                                                                   */
 
-static void
-teardown_pipeline (EchoMusicPlayer * p)
-{
-  GstElement *feed_pipeline;
-  GstAppSrc *feed_src;
-
-  g_mutex_lock (&p->lock);
-  feed_pipeline = g_steal_pointer (&p->feed_pipeline);
-  feed_src = g_steal_pointer (&p->feed_src);
-  p->have_timeline = FALSE;
-  g_mutex_unlock (&p->lock);
-  gst_clear_object (&feed_pipeline);
-  gst_clear_object (&feed_src);
-
-  if (p->bus_source != NULL) {
-    g_source_destroy (p->bus_source);
-    g_clear_pointer (&p->bus_source, g_source_unref);
-  }
-  if (p->pipeline != NULL)
-    gst_element_set_state (GST_ELEMENT (p->pipeline), GST_STATE_NULL);
-  g_clear_object (&p->volume_cs);
-  g_clear_object (&p->volume);
-  g_clear_object (&p->relay);
-  g_clear_object (&p->pipeline);
-}
-
 static void stop_tracks (EchoMusicPlayer * p, gboolean failed, const char *message);
 
-static gboolean
-on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
+/* The pipeline is down (the next play() builds it again): the tracks fail. */
+static void
+on_output_failed (EchoRelayOutput * o, const GError * failure, gpointer user_data)
 {
   EchoMusicPlayer *p = user_data;
 
-  switch (GST_MESSAGE_TYPE (msg)) {
-    case GST_MESSAGE_ERROR:{
-      g_autoptr (GError) error = NULL;
-      g_autofree char *debug = NULL;
-      g_autofree char *message = NULL;
-
-      gst_message_parse_error (msg, &error, &debug);
-      message = g_strdup_printf ("the music pipeline failed: %s: %s",
-          GST_MESSAGE_SRC_NAME (msg), error->message);
-      g_message ("music session %s: %s (%s)", p->session_id, message,
-          debug != NULL ? debug : "");
-      /* the next play() builds it again */
-      teardown_pipeline (p);
-      stop_tracks (p, TRUE, message);
-      return G_SOURCE_CONTINUE;
-    }
-    case GST_MESSAGE_WARNING:{
-      g_autoptr (GError) warning = NULL;
-
-      gst_message_parse_warning (msg, &warning, NULL);
-      g_message ("music session %s: %s: %s", p->session_id, GST_MESSAGE_SRC_NAME (msg),
-          warning->message);
-      break;
-    }
-    default:
-      break;
-  }
-  return G_SOURCE_CONTINUE;
+  stop_tracks (p, TRUE, failure->message);
 }
 
-static gboolean
-start_pipeline (EchoMusicPlayer * p, GError ** error)
-{
-  g_autoptr (GstBus) bus = NULL;
-  g_autoptr (GstElement) tracks = NULL;
-  GstControlBinding *binding;
-  guint bound = 0;
-
-  p->pipeline = echo_pipeline_factory_build (p->factory, ECHO_PIPELINE_KIND_MUSIC,
-      p->values, error);
-  if (p->pipeline == NULL)
-    return FALSE;
-  /* the factory checked that these exist with the right element factories */
-  tracks = gst_bin_get_by_name (GST_BIN (p->pipeline), ECHO_PIPELINE_ELEMENT_TRACKS);
-  p->volume = gst_bin_get_by_name (GST_BIN (p->pipeline), ECHO_PIPELINE_ELEMENT_VOLUME);
-  p->relay = gst_bin_get_by_name (GST_BIN (p->pipeline), ECHO_PIPELINE_ELEMENT_RELAY);
-  if (p->port != 0)
-    g_object_set (p->relay, "port", (guint) p->port, NULL);
-  g_object_set (tracks, "block", FALSE, NULL);
-
-  /* volume changes ramp: a control source the volume element reads per sample */
-  p->volume_cs = gst_interpolation_control_source_new ();
-  g_object_set (p->volume_cs, "mode", GST_INTERPOLATION_MODE_LINEAR, NULL);
-  gst_timed_value_control_source_set (GST_TIMED_VALUE_CONTROL_SOURCE (p->volume_cs), 0,
-      p->volume_percent / 100.0);
-  binding = gst_direct_control_binding_new_absolute (GST_OBJECT (p->volume), "volume",
-      p->volume_cs);
-  gst_object_add_control_binding (GST_OBJECT (p->volume), binding);
-
-  bus = gst_pipeline_get_bus (p->pipeline);
-  p->bus_source = gst_bus_create_watch (bus);
-  g_source_set_callback (p->bus_source, G_SOURCE_FUNC (on_bus_message), p, NULL);
-  g_source_attach (p->bus_source, p->context);
-
-  if (gst_element_set_state (GST_ELEMENT (p->pipeline),
-          GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-
-    if (msg != NULL) {
-      g_autoptr (GError) gst_error = NULL;
-
-      gst_message_parse_error (msg, &gst_error, NULL);
-      g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_FAILED,
-          "music pipeline of session %s: %s: %s", p->session_id,
-          GST_MESSAGE_SRC_NAME (msg), gst_error->message);
-    } else {
-      g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_FAILED,
-          "music pipeline of session %s did not start", p->session_id);
-    }
-    teardown_pipeline (p);
-    return FALSE;
-  }
-  g_object_get (p->relay, "bound-port", &bound, NULL);
-  p->port = (guint16) bound;
-
-  g_mutex_lock (&p->lock);
-  p->feed_pipeline = gst_object_ref (GST_ELEMENT (p->pipeline));
-  p->feed_src = GST_APP_SRC (g_steal_pointer (&tracks));
-  p->have_timeline = FALSE;
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
-  g_debug ("music session %s: pipeline playing, relay on UDP port %u", p->session_id,
-      bound);
-  return TRUE;
-}
+static void finish_free (gpointer data);
+static void stop_playing (gpointer data);
 
 EchoMusicPlayer *
 echo_music_player_new (EchoPipelineFactory * factory, const char *session_id,
@@ -953,13 +720,24 @@ echo_music_player_new (EchoPipelineFactory * factory, const char *session_id,
     GError ** error)
 {
   EchoMusicPlayer *p;
+  EchoRelayOutputSpec spec = {
+    .factory = factory,
+    .kind = ECHO_PIPELINE_KIND_MUSIC,
+    .session_id = session_id,
+    .latency_ms = ECHO_MUSIC_PLAYER_LATENCY_MS,
+    .token = token,
+    .announce = announce,
+    .input = ECHO_PIPELINE_ELEMENT_TRACKS,
+    .thread_name = "echo-music-feed",
+    .tick = feeder_tick,
+    .failed = on_output_failed,
+  };
 
   g_return_val_if_fail (factory != NULL, NULL);
   g_return_val_if_fail (session_id != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   p = g_new0 (EchoMusicPlayer, 1);
-  p->factory = factory;
   p->session_id = g_strdup (session_id);
   p->context = g_main_context_ref_thread_default ();
   if (callbacks != NULL)
@@ -967,28 +745,15 @@ echo_music_player_new (EchoPipelineFactory * factory, const char *session_id,
   p->volume_percent = 100;
   p->gain = 1.0;
   p->gain_target = 1.0;
-  g_mutex_init (&p->lock);
-  g_cond_init (&p->cond);
   g_queue_init (&p->stretches);
   g_queue_init (&p->timed);
 
-  /* the factory checks and escapes every value */
-  p->values = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
-  g_hash_table_insert (p->values, ECHO_PIPELINE_VALUE_SESSION, g_strdup (session_id));
-  g_hash_table_insert (p->values, ECHO_PIPELINE_VALUE_LATENCY,
-      g_strdup_printf ("%u", ECHO_MUSIC_PLAYER_LATENCY_MS));
-  g_hash_table_insert (p->values, ECHO_PIPELINE_VALUE_TOKEN,
-      g_strdup (token != NULL ? token : ""));
-  g_hash_table_insert (p->values, ECHO_PIPELINE_VALUE_ANNOUNCE,
-      g_strdup (announce ? "true" : "false"));
+  p->events = echo_event_queue_new ("echo music player: events", p->context,
+      dispatch_event, event_free, finish_free, p);
+  spec.owner = p;
+  p->output = echo_relay_output_new (&spec);
 
-  p->events = g_async_queue_new_full (event_free);
-  p->event_source = echo_wake_source_new ("echo music player: events", dispatch_events,
-      p, p->context);
-
-  p->feeder = g_thread_new ("echo-music-feed", feeder_main, p);
-
-  if (!start_pipeline (p, error)) {
+  if (!echo_relay_output_start (p->output, error)) {
     echo_music_player_free (p);
     return NULL;
   }
@@ -1005,7 +770,7 @@ stop_tracks (EchoMusicPlayer * p, gboolean failed, const char *message)
 {
   Decoder *current, *next;
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   current = g_steal_pointer (&p->current);
   next = g_steal_pointer (&p->next);
   clear_timed (p);
@@ -1022,7 +787,7 @@ stop_tracks (EchoMusicPlayer * p, gboolean failed, const char *message)
     ev->generation = p->generation;
     post_event (p, ev);
   }
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   decoder_free (current);
   decoder_free (next);
 }
@@ -1030,9 +795,7 @@ stop_tracks (EchoMusicPlayer * p, gboolean failed, const char *message)
 static gboolean
 ensure_pipeline (EchoMusicPlayer * p, GError ** error)
 {
-  if (p->pipeline != NULL)
-    return TRUE;
-  return start_pipeline (p, error);
+  return echo_relay_output_start (p->output, error);
 }
 
 gboolean
@@ -1059,10 +822,10 @@ echo_music_player_play (EchoMusicPlayer * p, const char *item_id, const char *ur
   d->announce = TRUE;
 
   stop_tracks (p, FALSE, NULL);
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   p->current = d;
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_wake (p->output);
+  echo_relay_output_unlock (p->output);
   return TRUE;
 }
 
@@ -1084,7 +847,7 @@ echo_music_player_queue_next (EchoMusicPlayer * p, const char *item_id, const ch
     return FALSE;
   d->announce = TRUE;
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   if (p->current == NULL) {
     /* nothing plays (any more): this starts now, after audio still playing out; the
      * ended event of the previous item, if still due, keeps its time */
@@ -1095,8 +858,8 @@ echo_music_player_queue_next (EchoMusicPlayer * p, const char *item_id, const ch
     old = p->next;
     p->next = d;
   }
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_wake (p->output);
+  echo_relay_output_unlock (p->output);
   decoder_free (old);
   return TRUE;
 }
@@ -1108,9 +871,9 @@ echo_music_player_clear_next (EchoMusicPlayer * p)
 
   g_return_if_fail (p != NULL);
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   old = g_steal_pointer (&p->next);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   decoder_free (old);
 }
 
@@ -1119,16 +882,16 @@ echo_music_player_pause (EchoMusicPlayer * p)
 {
   g_return_if_fail (p != NULL);
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   if (!p->paused) {
     p->paused = TRUE;
     if (p->open_stretch != NULL && p->gain > 0.0 && !p->need_anchor)
       start_fade (p, 0.0);
     else
       p->gain = 0.0;            /* nothing audible yet: stop at once */
-    g_cond_signal (&p->cond);
+    echo_relay_output_wake (p->output);
   }
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
 }
 
 void
@@ -1136,16 +899,16 @@ echo_music_player_resume (EchoMusicPlayer * p)
 {
   g_return_if_fail (p != NULL);
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   if (p->paused) {
     p->paused = FALSE;
     if (p->gain > 0.0 && !p->need_anchor)
       start_fade (p, 1.0);      /* resumed during the fade-out: back up */
     else
       p->need_anchor = TRUE;
-    g_cond_signal (&p->cond);
+    echo_relay_output_wake (p->output);
   }
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
 }
 
 gboolean
@@ -1155,9 +918,9 @@ echo_music_player_is_paused (EchoMusicPlayer * p)
 
   g_return_val_if_fail (p != NULL, FALSE);
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   paused = p->paused;
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   return paused;
 }
 
@@ -1177,12 +940,12 @@ echo_music_player_seek (EchoMusicPlayer * p, gint64 position_ms, GError ** error
         "a seek position is >= 0 ms");
     return FALSE;
   }
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   if (p->current != NULL) {
     item = g_strdup (p->current->item_id);
     uri = g_strdup (p->current->uri);
   }
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   if (item == NULL) {
     g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_NOT_FOUND,
         "nothing plays: there is nothing to seek in");
@@ -1192,11 +955,11 @@ echo_music_player_seek (EchoMusicPlayer * p, gint64 position_ms, GError ** error
   if (d == NULL)
     return FALSE;
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   old = p->current;
   if (old == NULL || strcmp (old->item_id, item) != 0) {
     /* it ended meanwhile: nothing to seek in any more */
-    g_mutex_unlock (&p->lock);
+    echo_relay_output_unlock (p->output);
     decoder_free (d);
     g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_NOT_FOUND,
         "item %s ended before the seek", item);
@@ -1232,8 +995,8 @@ echo_music_player_seek (EchoMusicPlayer * p, gint64 position_ms, GError ** error
   p->need_anchor = TRUE;
   if (p->paused)
     p->gain = 0.0;
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_wake (p->output);
+  echo_relay_output_unlock (p->output);
   decoder_free (old);
   return TRUE;
 }
@@ -1241,25 +1004,10 @@ echo_music_player_seek (EchoMusicPlayer * p, gint64 position_ms, GError ** error
 void
 echo_music_player_set_volume (EchoMusicPlayer * p, guint volume)
 {
-  GstTimedValueControlSource *cs;
-  GstClockTime now;
-  gdouble from;
-
   g_return_if_fail (p != NULL);
 
   volume = MIN (volume, 100);
-  if (p->pipeline != NULL && p->volume_cs != NULL) {
-    cs = GST_TIMED_VALUE_CONTROL_SOURCE (p->volume_cs);
-    now = gst_element_get_current_running_time (GST_ELEMENT (p->pipeline));
-    if (!GST_CLOCK_TIME_IS_VALID (now))
-      now = 0;
-    /* from wherever a ramp still under way is now */
-    if (!gst_control_source_get_value (p->volume_cs, now, &from))
-      from = p->volume_percent / 100.0;
-    gst_timed_value_control_source_unset_all (cs);
-    gst_timed_value_control_source_set (cs, now, from);
-    gst_timed_value_control_source_set (cs, now + VOLUME_RAMP, volume / 100.0);
-  }
+  echo_relay_output_set_volume (p->output, volume / 100.0);
   p->volume_percent = volume;
 }
 
@@ -1282,7 +1030,7 @@ echo_music_player_stop (EchoMusicPlayer * p)
 gint64
 echo_music_player_get_position_ms (EchoMusicPlayer * p, char **item_id)
 {
-  GstClockTime now = GST_CLOCK_TIME_NONE;
+  GstClockTime now;
   const Stretch *audible = NULL;
   gint64 position = -1;
   GList *l;
@@ -1291,9 +1039,8 @@ echo_music_player_get_position_ms (EchoMusicPlayer * p, char **item_id)
 
   if (item_id != NULL)
     *item_id = NULL;
-  g_mutex_lock (&p->lock);
-  if (p->feed_pipeline != NULL)
-    now = gst_element_get_current_running_time (p->feed_pipeline);
+  echo_relay_output_lock (p->output);
+  now = echo_relay_output_now (p->output);
   if (GST_CLOCK_TIME_IS_VALID (now)) {
     for (l = p->stretches.head; l != NULL; l = l->next) {
       const Stretch *s = l->data;
@@ -1320,7 +1067,7 @@ echo_music_player_get_position_ms (EchoMusicPlayer * p, char **item_id)
     if (item_id != NULL)
       *item_id = g_strdup (p->current->item_id);
   }
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   return position;
 }
 
@@ -1329,7 +1076,7 @@ echo_music_player_get_relay_port (EchoMusicPlayer * p)
 {
   g_return_val_if_fail (p != NULL, 0);
 
-  return p->pipeline != NULL ? p->port : 0;
+  return echo_relay_output_get_port (p->output);
 }
 
 GstPipeline *
@@ -1337,33 +1084,37 @@ echo_music_player_get_pipeline (EchoMusicPlayer * p)
 {
   g_return_val_if_fail (p != NULL, NULL);
 
-  return p->pipeline;
+  return echo_relay_output_get_pipeline (p->output);
 }
 
 /* ---------------------------------------------------------------------------------- */
 /* Freeing                                                                              */
 
+/* Frees what is left once no callback of ours runs (the event queue's finish). */
 static void
-finish_free (EchoMusicPlayer * p)
+finish_free (gpointer data)
 {
-  stop_tracks (p, FALSE, NULL);
-  teardown_pipeline (p);
-  g_mutex_lock (&p->lock);
-  p->quit = TRUE;
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
-  g_thread_join (p->feeder);
+  EchoMusicPlayer *p = data;
+
+  stop_playing (p);
+  /* joins the feeder */
+  g_clear_pointer (&p->output, echo_relay_output_free);
   /* the retired decoders still queued are stopped as they are freed */
-  g_source_destroy (p->event_source);
-  g_source_unref (p->event_source);
-  g_async_queue_unref (p->events);
+  echo_event_queue_free (p->events);
   g_free (p->started_item);
-  g_mutex_clear (&p->lock);
-  g_cond_clear (&p->cond);
-  g_hash_table_unref (p->values);
   g_main_context_unref (p->context);
   g_free (p->session_id);
   g_free (p);
+}
+
+/* What a free from inside a callback stops at once. */
+static void
+stop_playing (gpointer data)
+{
+  EchoMusicPlayer *p = data;
+
+  stop_tracks (p, FALSE, NULL);
+  echo_relay_output_stop (p->output);
 }
 
 void
@@ -1371,12 +1122,5 @@ echo_music_player_free (EchoMusicPlayer * p)
 {
   if (p == NULL)
     return;
-  if (p->busy > 0) {
-    /* inside one of our callbacks: stop now, free when it returns */
-    p->doomed = TRUE;
-    stop_tracks (p, FALSE, NULL);
-    teardown_pipeline (p);
-    return;
-  }
-  finish_free (p);
+  echo_event_queue_finish (p->events, stop_playing);
 }

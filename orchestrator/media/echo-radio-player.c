@@ -18,8 +18,9 @@
  *
  * The timeline
  * ------------
- * The feeder thread, every 10 ms, empties the connections' appsinks into the queues and
- * feeds the relay's appsrc `stream` up to ECHO_RADIO_PLAYER_LEAD_MS ahead of the clock,
+ * The relay pipeline, the feeder thread and the timeline are the relay output's
+ * (echo-relay-output.h). The feeder, every 10 ms, empties the connections' appsinks into
+ * the queues and feeds the relay's appsrc `stream` up to ECHO_RADIO_PLAYER_LEAD_MS ahead of the clock,
  * in 10 ms buffers stamped PTS = anchor + frames fed / 48000: from the audible feed, with
  * the fades of a switch, or zeros (silence is fed too, so the timeline only re-anchors
  * after a feeder stall). At each buffer it picks the feed that should be heard: the
@@ -35,11 +36,11 @@
  *
  * Threads
  * -------
- * `lock` guards the feeds' queues and connection states, the roles, and the timeline;
- * the feeder holds it while it works (it never blocks inside: appsink pulls and appsrc
- * pushes do not wait). Pipelines are built, started and stopped on the owner's thread
- * only; the feeder reports dead connections, switches and titles through a GAsyncQueue
- * dispatched on the owner's context.
+ * The output's lock guards the feeds' queues and connection states, the roles, and the
+ * timeline; the feeder holds it while it works (it never blocks inside: appsink pulls and
+ * appsrc pushes do not wait). Pipelines are built, started and stopped on the owner's
+ * thread only; the feeder reports dead connections, switches and titles through an event
+ * queue (echo-event-queue.h) dispatched on the owner's context.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -48,16 +49,16 @@
 #include "echo-radio-player.h"
 
 #include <gst/app/app.h>
-#include <gst/controller/controller.h>
 #include <math.h>
 #include <string.h>
 
-#include "echo-wake-source.h"
+#include "echo-decode-chain.h"
+#include "echo-event-queue.h"
+#include "echo-relay-output.h"
 
-#define RATE 48000
-#define CHANNELS 2
-#define FRAME_BYTES (CHANNELS * sizeof (float))
-#define DECODED_CAPS "audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved"
+#define RATE ECHO_RELAY_OUTPUT_RATE
+#define CHANNELS ECHO_RELAY_OUTPUT_CHANNELS
+#define FRAME_BYTES ECHO_RELAY_OUTPUT_FRAME_BYTES
 #define MS_FRAMES(ms) ((guint64) (ms) * RATE / 1000)
 #define CHUNK_FRAMES 480
 #define FADE_FRAMES MS_FRAMES (ECHO_RADIO_PLAYER_FADE_MS)
@@ -70,15 +71,12 @@
 #define SPLICE_FADE_FRAMES MS_FRAMES (5)
 /* decoded samples beyond this are garbage, not audio */
 #define SAMPLE_LIMIT 2.0f
-#define MIN_MARGIN (20 * GST_MSECOND)
-#define TICK_US (10 * G_TIME_SPAN_MILLISECOND)
 #define CONNECT_TIMEOUT_US (10 * G_TIME_SPAN_SECOND)
 #define STALL_US (ECHO_RADIO_PLAYER_STALL_MS * G_TIME_SPAN_MILLISECOND)
 /* a pushed stream whose bytes keep coming but no longer decode gets a new decoder */
 #define PUSH_UNDECODED_BYTES (16 * 1024)
 #define PUSH_MAX_BYTES (2 * 1024 * 1024)
 #define CONN_MAX_BUFFERS 64
-#define VOLUME_RAMP (50 * GST_MSECOND)
 #define URL_MAX 2048
 #define HEADER_MAX 1024
 #define REASON_ENDED "the stream ended"
@@ -127,9 +125,8 @@ typedef struct
   GstElement *pipeline;
   GstAppSink *sink;
   GstAppSrc *push_src;          /* FEED_PUSH */
-  GstElement *convert;          /* where a decodebin's audio pad links, when not parsed */
+  EchoDecodeChain *chain;       /* FEED_PUSH, FEED_FILE: the player's decoder */
   GSource *bus_source;
-  gint audio_linked;            /* atomic */
 
   /* under the player's lock */
   gint64 created_us, last_audio_us;     /* monotonic; last_audio_us 0: none yet */
@@ -215,59 +212,38 @@ struct _EchoRadioPlayer
 {
   EchoPipelineFactory *factory; /* not owned */
   char *session_id;
-  GHashTable *values;           /* the template's values */
-  GMainContext *context;
+  GMainContext *context;        /* the connections' bus watches' and retries' */
   EchoRadioPlayerCallbacks callbacks;
   gpointer data;
 
   /* owner's thread */
-  GstPipeline *pipeline;
-  GstElement *volume;
-  GstControlSource *volume_cs;
-  GSource *bus_source;
-  guint16 port;
-  double volume_gain;
+  EchoRelayOutput *output;      /* the radio pipeline, the timeline, the feeder */
   gboolean rebuilt;
-  GAsyncQueue *events;
-  GSource *event_source;
-  guint busy;
-  gboolean doomed;
+  EchoEventQueue *events;
   guint next_serial;
   char *fallback_file, *fallback_url;
   GstTagList *title;
   EchoRadioPlayerState state;
   char *state_detail;
 
-  GMutex lock;
-  GCond cond;
-  GThread *feeder;
-  /* under lock */
-  gboolean quit;
-  GstElement *feed_pipeline;
-  GstAppSrc *feed_src;
+  /* under the output's lock */
   Feed *primary, *fallback, *orphan;
   Feed *active;                 /* heard now (or fading out): one of the three, or NULL */
   gboolean fading_out;
   double gain;                  /* of the active feed, 0..1 */
   gboolean paused;
   gboolean primary_played;      /* the primary was heard since it was set */
-  gboolean have_timeline;
-  gboolean discont;
-  GstClockTime anchor_pts;
-  guint64 anchor_frames;
   GQueue timed;                 /* of Event (titles), by pts */
   GstTagList *last_scheduled;   /* the last title timed */
   guint generation;             /* +1 when the primary is replaced */
 };
 
-static void finish_free (EchoRadioPlayer * p);
 static void connect_feed (EchoRadioPlayer * p, Feed * f);
 
 static void
 post_event (EchoRadioPlayer * p, Event * ev)
 {
-  g_async_queue_push (p->events, ev);
-  echo_wake_source_wake (p->event_source);
+  echo_event_queue_post (p->events, ev);
 }
 
 static void
@@ -576,7 +552,7 @@ check_conn (EchoRadioPlayer * p, Feed * f, gint64 now_us)
 static GstClockTime
 next_pts (EchoRadioPlayer * p)
 {
-  return p->anchor_pts + gst_util_uint64_scale_int (p->anchor_frames, GST_SECOND, RATE);
+  return echo_relay_output_next_pts (p->output);
 }
 
 /* Under lock: whether @f may be heard now. */
@@ -752,35 +728,22 @@ static void
 produce (EchoRadioPlayer * p, GstClockTime now)
 {
   const GstClockTime lead = ECHO_RADIO_PLAYER_LEAD_MS * GST_MSECOND;
+  EchoRelayOutput *o = p->output;
 
-  if (p->feed_src == NULL)
-    return;
-  if (!p->have_timeline || next_pts (p) < now + MIN_MARGIN) {
-    if (p->have_timeline)
-      g_info ("radio session %s: the feed fell behind the clock by %" G_GINT64_FORMAT
-          " ms; re-anchoring", p->session_id,
-          ((gint64) now - (gint64) next_pts (p)) / (gint64) GST_MSECOND);
-    p->anchor_pts = now + lead;
-    p->anchor_frames = 0;
-    p->have_timeline = TRUE;
-    p->discont = TRUE;
+  /* silence is fed too: only a stall re-anchors */
+  if (!echo_relay_output_has_timeline (o) || echo_relay_output_is_behind (o, now)) {
+    if (echo_relay_output_has_timeline (o))
+      echo_relay_output_log_behind (o, now);
+    echo_relay_output_anchor (o, now + lead);
   }
   while (next_pts (p) < now + lead) {
     GstBuffer *buf = gst_buffer_new_allocate (NULL, CHUNK_FRAMES * FRAME_BYTES, NULL);
-    GstClockTime pts = next_pts (p);
     GstMapInfo map;
 
     gst_buffer_map (buf, &map, GST_MAP_WRITE);
-    fill_chunk (p, (float *) map.data, CHUNK_FRAMES, pts);
+    fill_chunk (p, (float *) map.data, CHUNK_FRAMES, next_pts (p));
     gst_buffer_unmap (buf, &map);
-    p->anchor_frames += CHUNK_FRAMES;
-    GST_BUFFER_PTS (buf) = pts;
-    GST_BUFFER_DURATION (buf) = next_pts (p) - pts;
-    if (p->discont) {
-      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
-      p->discont = FALSE;
-    }
-    if (gst_app_src_push_buffer (p->feed_src, buf) != GST_FLOW_OK)
+    if (!echo_relay_output_push (o, buf))
       return;                   /* flushing: the pipeline is stopping */
   }
 }
@@ -794,36 +757,29 @@ fire_due (EchoRadioPlayer * p, GstClockTime now)
     post_event (p, g_queue_pop_head (&p->timed));
 }
 
-static gpointer
-feeder_main (gpointer user_data)
+/* The feeder thread's work, under the output's lock: every 10 ms. */
+static gboolean
+feeder_tick (EchoRelayOutput * o, gpointer user_data)
 {
   EchoRadioPlayer *p = user_data;
+  gint64 now_us = g_get_monotonic_time ();
+  Feed *feeds[3] = { p->primary, p->fallback, p->orphan };
+  GstClockTime now;
+  gsize i;
 
-  g_mutex_lock (&p->lock);
-  while (!p->quit) {
-    gint64 now_us = g_get_monotonic_time ();
-    Feed *feeds[3] = { p->primary, p->fallback, p->orphan };
-    gsize i;
-
-    for (i = 0; i < G_N_ELEMENTS (feeds); i++) {
-      if (feeds[i] != NULL) {
-        drain (p, feeds[i], now_us);
-        if (feeds[i] != p->orphan)
-          check_conn (p, feeds[i], now_us);
-      }
+  for (i = 0; i < G_N_ELEMENTS (feeds); i++) {
+    if (feeds[i] != NULL) {
+      drain (p, feeds[i], now_us);
+      if (feeds[i] != p->orphan)
+        check_conn (p, feeds[i], now_us);
     }
-    if (p->feed_pipeline != NULL) {
-      GstClockTime now = gst_element_get_current_running_time (p->feed_pipeline);
-
-      if (GST_CLOCK_TIME_IS_VALID (now)) {
-        produce (p, now);
-        fire_due (p, now);
-      }
-    }
-    g_cond_wait_until (&p->cond, &p->lock, g_get_monotonic_time () + TICK_US);
   }
-  g_mutex_unlock (&p->lock);
-  return NULL;
+  now = echo_relay_output_now (o);
+  if (GST_CLOCK_TIME_IS_VALID (now)) {
+    produce (p, now);
+    fire_due (p, now);
+  }
+  return TRUE;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -842,7 +798,7 @@ conn_free (Conn * c)
     gst_element_set_state (c->pipeline, GST_STATE_NULL);
   gst_clear_object (&c->sink);
   gst_clear_object (&c->push_src);
-  gst_clear_object (&c->convert);
+  g_clear_pointer (&c->chain, echo_decode_chain_free);
   gst_clear_object (&c->pipeline);
   g_free (c);
 }
@@ -853,9 +809,9 @@ feed_disconnect (EchoRadioPlayer * p, Feed * f)
 {
   Conn *c;
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   c = g_steal_pointer (&f->conn);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   conn_free (c);
 }
 
@@ -909,73 +865,16 @@ feed_drop_locked (EchoRadioPlayer * p, Feed * f, Feed ** orphan_to_free)
   }
 }
 
-static void
-on_decoded_pad_added (GstElement * decodebin, GstPad * pad, gpointer user_data)
+/* @factory ~> audioconvert ! audioresample ! capsfilter ! appsink in c->pipeline. */
+static GstElement *
+build_decoder (Conn * c, const char *factory, GError ** error)
 {
-  Conn *c = user_data;
-  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
-  g_autoptr (GstPad) sinkpad = NULL;
-  const char *name;
-  GstElement *fakesink;
-
-  if (caps == NULL)
-    caps = gst_pad_query_caps (pad, NULL);
-  name = gst_caps_get_size (caps) > 0 ?
-      gst_structure_get_name (gst_caps_get_structure (caps, 0)) : "";
-  if (g_str_has_prefix (name, "audio/x-raw") && !g_atomic_int_get (&c->audio_linked)) {
-    sinkpad = gst_element_get_static_pad (c->convert, "sink");
-    if (gst_pad_link (pad, sinkpad) == GST_PAD_LINK_OK) {
-      g_atomic_int_set (&c->audio_linked, 1);
-      return;
-    }
-    g_clear_object (&sinkpad);
-  }
-  /* other streams (video, a second audio stream) are decoded into nothing */
-  fakesink = gst_element_factory_make ("fakesink", NULL);
-  g_object_set (fakesink, "sync", FALSE, "async", FALSE, NULL);
-  gst_bin_add (GST_BIN (c->pipeline), fakesink);
-  gst_element_sync_state_with_parent (fakesink);
-  sinkpad = gst_element_get_static_pad (fakesink, "sink");
-  gst_pad_link (pad, sinkpad);
-}
-
-/* decoder ! audioconvert ! audioresample ! capsfilter ! appsink in c->pipeline, the
- * decoder's audio pad linked when it appears. */
-static gboolean
-build_decoder_tail (Conn * c, GstElement * decoder, GError ** error)
-{
-  g_autoptr (GstCaps) caps = gst_caps_from_string (DECODED_CAPS);
-  GstElement *resample, *filter, *sink;
-
-  c->convert = gst_element_factory_make ("audioconvert", NULL);
-  resample = gst_element_factory_make ("audioresample", NULL);
-  filter = gst_element_factory_make ("capsfilter", NULL);
-  sink = gst_element_factory_make ("appsink", NULL);
-  if (decoder == NULL || c->convert == NULL || resample == NULL || filter == NULL
-      || sink == NULL) {
-    g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_FAILED,
-        "a radio decoder needs decodebin, uridecodebin, audioconvert, audioresample, "
-        "capsfilter and appsink; one is not installed");
-    gst_clear_object (&decoder);
-    gst_clear_object (&resample);
-    gst_clear_object (&filter);
-    gst_clear_object (&sink);
-    return FALSE;
-  }
-  gst_object_ref (c->convert);
-  c->sink = GST_APP_SINK (gst_object_ref (sink));
-  g_object_set (filter, "caps", caps, NULL);
-  g_object_set (sink, "sync", FALSE, "max-buffers", CONN_MAX_BUFFERS, "drop", FALSE,
-      NULL);
-  gst_bin_add_many (GST_BIN (c->pipeline), decoder, c->convert, resample, filter, sink,
-      NULL);
-  if (!gst_element_link_many (c->convert, resample, filter, sink, NULL)) {
-    g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_FAILED,
-        "the radio decoder's elements do not link");
-    return FALSE;
-  }
-  g_signal_connect (decoder, "pad-added", G_CALLBACK (on_decoded_pad_added), c);
-  return TRUE;
+  c->chain = echo_decode_chain_new (GST_BIN (c->pipeline), factory, CONN_MAX_BUFFERS,
+      error);
+  if (c->chain == NULL)
+    return NULL;
+  c->sink = GST_APP_SINK (gst_object_ref (echo_decode_chain_get_sink (c->chain)));
+  return echo_decode_chain_get_decoder (c->chain);
 }
 
 /* The template's `station` bin, alone in a new pipeline. */
@@ -987,8 +886,7 @@ build_url_conn (EchoRadioPlayer * p, Conn * c, Feed * f, GError ** error)
   g_autoptr (GstElement) http = NULL;
   g_autoptr (GstElement) sink = NULL;
 
-  whole = echo_pipeline_factory_build (p->factory, ECHO_PIPELINE_KIND_RADIO, p->values,
-      error);
+  whole = echo_relay_output_build_template (p->output, error);
   if (whole == NULL)
     return FALSE;
   station = gst_bin_get_by_name (GST_BIN (whole), ECHO_PIPELINE_ELEMENT_STATION);
@@ -1027,10 +925,9 @@ build_push_conn (Conn * c, GError ** error)
       "max-bytes", (guint64) PUSH_MAX_BYTES, "leaky-type", 2 /* downstream */ , NULL);
   c->push_src = GST_APP_SRC (gst_object_ref (src));
   gst_bin_add (GST_BIN (c->pipeline), src);
-  decoder = gst_element_factory_make ("decodebin", NULL);
-  if (!build_decoder_tail (c, decoder, error))
+  decoder = build_decoder (c, "decodebin", error);
+  if (decoder == NULL)
     return FALSE;
-  /* the bin holds the decoder now */
   if (!gst_element_link (src, decoder)) {
     g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_FAILED,
         "the push decoder does not link");
@@ -1042,20 +939,21 @@ build_push_conn (Conn * c, GError ** error)
 static gboolean
 build_file_conn (Conn * c, Feed * f, GError ** error)
 {
-  GstElement *decoder = gst_element_factory_make ("uridecodebin", NULL);
+  GstElement *decoder;
   g_autofree char *uri = NULL;
 
   c->pipeline = gst_object_ref_sink (gst_pipeline_new (NULL));
   uri = g_filename_to_uri (f->location, NULL, NULL);
   if (uri == NULL) {
-    gst_clear_object (&decoder);
     g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_INVALID_VALUE,
         "%s is not an absolute file name", f->location);
     return FALSE;
   }
-  if (decoder != NULL)
-    g_object_set (decoder, "uri", uri, NULL);
-  return build_decoder_tail (c, decoder, error);
+  decoder = build_decoder (c, "uridecodebin", error);
+  if (decoder == NULL)
+    return FALSE;
+  g_object_set (decoder, "uri", uri, NULL);
+  return TRUE;
 }
 
 static void conn_died (EchoRadioPlayer * p, Feed * f, guint serial, const char *reason);
@@ -1077,11 +975,9 @@ on_conn_message (GstBus * bus, GstMessage * msg, gpointer user_data)
         GST_MESSAGE_SRC_NAME (msg), debug != NULL ? debug : error->message);
     reason = g_strdup (error->message);
     /* frees c: nothing of it after this */
-    p->busy++;
+    echo_event_queue_enter (p->events);
     conn_died (p, f, c->serial, reason);
-    p->busy--;
-    if (p->doomed && p->busy == 0)
-      finish_free (p);
+    echo_event_queue_leave (p->events);
   }
   return G_SOURCE_CONTINUE;
 }
@@ -1141,10 +1037,10 @@ connect_feed (EchoRadioPlayer * p, Feed * f)
     }
     return;
   }
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   g_assert (f->conn == NULL);
   f->conn = c;
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
 }
 
 static gboolean
@@ -1180,7 +1076,7 @@ schedule_retry (EchoRadioPlayer * p, Feed * f, guint delay_ms)
 
 static void report_state (EchoRadioPlayer * p, EchoRadioPlayerState state,
     const char *detail);
-static void report_failure (EchoRadioPlayer * p, GError * error);
+static void report_failure (EchoRadioPlayer * p, const GError * error);
 
 static void
 ensure_fallback (EchoRadioPlayer * p)
@@ -1193,9 +1089,9 @@ ensure_fallback (EchoRadioPlayer * p)
     f = feed_new (p, FEED_FILE, FALSE, p->fallback_file);
   else
     f = feed_new (p, FEED_URL, FALSE, p->fallback_url);
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   p->fallback = f;
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   connect_feed (p, f);
 }
 
@@ -1272,7 +1168,7 @@ report_state (EchoRadioPlayer * p, EchoRadioPlayerState state, const char *detai
 }
 
 static void
-report_failure (EchoRadioPlayer * p, GError * error)
+report_failure (EchoRadioPlayer * p, const GError * error)
 {
   if (p->callbacks.failed != NULL)
     p->callbacks.failed (p, error, p->data);
@@ -1285,218 +1181,90 @@ retire_orphan (EchoRadioPlayer * p)
 {
   Feed *orphan = NULL;
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   if (p->orphan != NULL && p->orphan != p->active)
     orphan = g_steal_pointer (&p->orphan);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   feed_free (p, orphan);
 }
 
-static gboolean
-dispatch_events (gpointer user_data)
+/* One event (which the queue frees). */
+static void
+dispatch_event (gpointer event, gpointer user_data)
 {
   EchoRadioPlayer *p = user_data;
-  Event *ev;
+  Event *ev = event;
 
-  p->busy++;
-  while (!p->doomed && (ev = g_async_queue_try_pop (p->events)) != NULL) {
-    switch (ev->type) {
-      case EVENT_TITLE:
-        if (ev->generation != p->generation)
-          break;
-        if (p->title != NULL)
-          gst_tag_list_unref (p->title);
-        p->title = gst_tag_list_ref (ev->tags);
-        if (p->callbacks.title != NULL)
-          p->callbacks.title (p, ev->tags, p->data);
+  switch (ev->type) {
+    case EVENT_TITLE:
+      if (ev->generation != p->generation)
         break;
-      case EVENT_STATE:
-        report_state (p, ev->state, ev->detail);
-        break;
-      case EVENT_CONN_DEAD:
-        if (p->primary != NULL && p->primary->id == ev->feed_id)
-          conn_died (p, p->primary, ev->serial, ev->detail);
-        else if (p->fallback != NULL && p->fallback->id == ev->feed_id)
-          conn_died (p, p->fallback, ev->serial, ev->detail);
-        break;
-      case EVENT_PRIMARY_AUDIBLE:{
-        Feed *fallback = NULL;
+      if (p->title != NULL)
+        gst_tag_list_unref (p->title);
+      p->title = gst_tag_list_ref (ev->tags);
+      if (p->callbacks.title != NULL)
+        p->callbacks.title (p, ev->tags, p->data);
+      break;
+    case EVENT_STATE:
+      report_state (p, ev->state, ev->detail);
+      break;
+    case EVENT_CONN_DEAD:
+      if (p->primary != NULL && p->primary->id == ev->feed_id)
+        conn_died (p, p->primary, ev->serial, ev->detail);
+      else if (p->fallback != NULL && p->fallback->id == ev->feed_id)
+        conn_died (p, p->fallback, ev->serial, ev->detail);
+      break;
+    case EVENT_PRIMARY_AUDIBLE:{
+      Feed *fallback = NULL;
 
-        if (p->primary != NULL)
-          p->primary->attempt = 0;
-        g_mutex_lock (&p->lock);
-        feed_drop_locked (p, g_steal_pointer (&p->fallback), &fallback);
-        g_mutex_unlock (&p->lock);
-        feed_free (p, fallback);
-        break;
-      }
-      case EVENT_RETIRE_ORPHAN:
-        retire_orphan (p);
-        break;
+      if (p->primary != NULL)
+        p->primary->attempt = 0;
+      echo_relay_output_lock (p->output);
+      feed_drop_locked (p, g_steal_pointer (&p->fallback), &fallback);
+      echo_relay_output_unlock (p->output);
+      feed_free (p, fallback);
+      break;
     }
-    event_free (ev);
+    case EVENT_RETIRE_ORPHAN:
+      retire_orphan (p);
+      break;
   }
-  p->busy--;
-  if (p->doomed && p->busy == 0)
-    finish_free (p);
-  return G_SOURCE_CONTINUE;
 }
 
 /* ---------------------------------------------------------------------------------- */
 /* The relay pipeline                                                                   */
 
+/* Stops the relay pipeline; the titles timed on it will not be heard. */
 static void
 teardown_pipeline (EchoRadioPlayer * p)
 {
-  GstElement *feed_pipeline;
-  GstAppSrc *feed_src;
-
-  g_mutex_lock (&p->lock);
-  feed_pipeline = g_steal_pointer (&p->feed_pipeline);
-  feed_src = g_steal_pointer (&p->feed_src);
-  p->have_timeline = FALSE;
+  echo_relay_output_stop (p->output);
+  echo_relay_output_lock (p->output);
   g_queue_clear_full (&p->timed, event_free);
-  g_mutex_unlock (&p->lock);
-  gst_clear_object (&feed_pipeline);
-  gst_clear_object (&feed_src);
-
-  if (p->bus_source != NULL) {
-    g_source_destroy (p->bus_source);
-    g_clear_pointer (&p->bus_source, g_source_unref);
-  }
-  if (p->pipeline != NULL)
-    gst_element_set_state (GST_ELEMENT (p->pipeline), GST_STATE_NULL);
-  g_clear_object (&p->volume_cs);
-  g_clear_object (&p->volume);
-  g_clear_object (&p->pipeline);
+  echo_relay_output_unlock (p->output);
 }
 
-static gboolean start_pipeline (EchoRadioPlayer * p, GError ** error);
-
-static gboolean
-on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
+static void
+on_output_failed (EchoRelayOutput * o, const GError * failure, gpointer user_data)
 {
   EchoRadioPlayer *p = user_data;
+  g_autoptr (GError) rebuild_error = NULL;
 
-  switch (GST_MESSAGE_TYPE (msg)) {
-    case GST_MESSAGE_ERROR:{
-      g_autoptr (GError) error = NULL;
-      g_autoptr (GError) failure = NULL;
-      g_autoptr (GError) rebuild_error = NULL;
-      g_autofree char *debug = NULL;
-
-      gst_message_parse_error (msg, &error, &debug);
-      failure = g_error_new (ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_FAILED,
-          "the radio pipeline failed: %s: %s", GST_MESSAGE_SRC_NAME (msg),
-          error->message);
-      g_message ("radio session %s: %s (%s)", p->session_id, failure->message,
-          debug != NULL ? debug : "");
-      teardown_pipeline (p);
-      /* rebuilt once (same port: receivers keep their subscription target) */
-      if (!p->rebuilt) {
-        p->rebuilt = TRUE;
-        start_pipeline (p, &rebuild_error);
-      }
-      p->busy++;
-      report_failure (p, failure);
-      if (rebuild_error != NULL && !p->doomed)
-        report_failure (p, rebuild_error);
-      p->busy--;
-      if (p->doomed && p->busy == 0)
-        finish_free (p);
-      return G_SOURCE_CONTINUE;
-    }
-    case GST_MESSAGE_WARNING:{
-      g_autoptr (GError) warning = NULL;
-
-      gst_message_parse_warning (msg, &warning, NULL);
-      g_message ("radio session %s: %s: %s", p->session_id, GST_MESSAGE_SRC_NAME (msg),
-          warning->message);
-      break;
-    }
-    default:
-      break;
+  teardown_pipeline (p);
+  /* rebuilt once (same port: receivers keep their subscription target) */
+  if (!p->rebuilt) {
+    p->rebuilt = TRUE;
+    echo_relay_output_start (o, &rebuild_error);
   }
-  return G_SOURCE_CONTINUE;
+  echo_event_queue_enter (p->events);
+  report_failure (p, failure);
+  if (rebuild_error != NULL && !echo_event_queue_is_doomed (p->events))
+    report_failure (p, rebuild_error);
+  echo_event_queue_leave (p->events);
 }
 
-static gboolean
-start_pipeline (EchoRadioPlayer * p, GError ** error)
-{
-  g_autoptr (GstBus) bus = NULL;
-  g_autoptr (GstElement) stream = NULL;
-  g_autoptr (GstElement) station = NULL;
-  g_autoptr (GstElement) relay = NULL;
-  GstControlBinding *binding;
-  guint bound = 0;
-
-  p->pipeline = echo_pipeline_factory_build (p->factory, ECHO_PIPELINE_KIND_RADIO,
-      p->values, error);
-  if (p->pipeline == NULL)
-    return FALSE;
-  /* the factory checked that these exist with the right element factories; the
-   * station chain is built per connection, not here */
-  station = gst_bin_get_by_name (GST_BIN (p->pipeline), ECHO_PIPELINE_ELEMENT_STATION);
-  gst_bin_remove (GST_BIN (p->pipeline), station);
-  stream = gst_bin_get_by_name (GST_BIN (p->pipeline), ECHO_PIPELINE_ELEMENT_STREAM);
-  p->volume = gst_bin_get_by_name (GST_BIN (p->pipeline), ECHO_PIPELINE_ELEMENT_VOLUME);
-  relay = gst_bin_get_by_name (GST_BIN (p->pipeline), ECHO_PIPELINE_ELEMENT_RELAY);
-  if (stream == NULL || p->volume == NULL || relay == NULL) {
-    g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_TEMPLATE,
-        "%s: `stream`, `volume` and `relay` must be outside the bin `station`",
-        echo_pipeline_factory_get_path (p->factory, ECHO_PIPELINE_KIND_RADIO));
-    teardown_pipeline (p);
-    return FALSE;
-  }
-  if (p->port != 0)
-    g_object_set (relay, "port", (guint) p->port, NULL);
-  g_object_set (stream, "block", FALSE, NULL);
-
-  /* volume changes ramp: a control source the volume element reads per sample */
-  p->volume_cs = gst_interpolation_control_source_new ();
-  g_object_set (p->volume_cs, "mode", GST_INTERPOLATION_MODE_LINEAR, NULL);
-  gst_timed_value_control_source_set (GST_TIMED_VALUE_CONTROL_SOURCE (p->volume_cs), 0,
-      p->volume_gain);
-  binding = gst_direct_control_binding_new_absolute (GST_OBJECT (p->volume), "volume",
-      p->volume_cs);
-  gst_object_add_control_binding (GST_OBJECT (p->volume), binding);
-
-  bus = gst_pipeline_get_bus (p->pipeline);
-  p->bus_source = gst_bus_create_watch (bus);
-  g_source_set_callback (p->bus_source, G_SOURCE_FUNC (on_bus_message), p, NULL);
-  g_source_attach (p->bus_source, p->context);
-
-  if (gst_element_set_state (GST_ELEMENT (p->pipeline),
-          GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-
-    if (msg != NULL) {
-      g_autoptr (GError) gst_error = NULL;
-
-      gst_message_parse_error (msg, &gst_error, NULL);
-      g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_FAILED,
-          "radio pipeline of session %s: %s: %s", p->session_id,
-          GST_MESSAGE_SRC_NAME (msg), gst_error->message);
-    } else {
-      g_set_error (error, ECHO_PIPELINE_ERROR, ECHO_PIPELINE_ERROR_FAILED,
-          "radio pipeline of session %s did not start", p->session_id);
-    }
-    teardown_pipeline (p);
-    return FALSE;
-  }
-  g_object_get (relay, "bound-port", &bound, NULL);
-  p->port = (guint16) bound;
-
-  g_mutex_lock (&p->lock);
-  p->feed_pipeline = gst_object_ref (GST_ELEMENT (p->pipeline));
-  p->feed_src = GST_APP_SRC (g_steal_pointer (&stream));
-  p->have_timeline = FALSE;
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
-  g_debug ("radio session %s: pipeline playing, relay on UDP port %u", p->session_id,
-      bound);
-  return TRUE;
-}
+static void finish_free (gpointer data);
+static void stop_playing (gpointer data);
 
 EchoRadioPlayer *
 echo_radio_player_new (EchoPipelineFactory * factory, const char *session_id,
@@ -1504,6 +1272,20 @@ echo_radio_player_new (EchoPipelineFactory * factory, const char *session_id,
     gpointer data, GError ** error)
 {
   EchoRadioPlayer *p;
+  EchoRelayOutputSpec spec = {
+    .factory = factory,
+    .kind = ECHO_PIPELINE_KIND_RADIO,
+    .session_id = session_id,
+    .latency_ms = ECHO_RADIO_PLAYER_LATENCY_MS,
+    .token = token,
+    .announce = announce,
+    .input = ECHO_PIPELINE_ELEMENT_STREAM,
+    /* the station chain is built per connection, not in the relay pipeline */
+    .detached = ECHO_PIPELINE_ELEMENT_STATION,
+    .thread_name = "echo-radio-feed",
+    .tick = feeder_tick,
+    .failed = on_output_failed,
+  };
 
   g_return_val_if_fail (factory != NULL, NULL);
   g_return_val_if_fail (session_id != NULL, NULL);
@@ -1516,29 +1298,16 @@ echo_radio_player_new (EchoPipelineFactory * factory, const char *session_id,
   if (callbacks != NULL)
     p->callbacks = *callbacks;
   p->data = data;
-  p->volume_gain = 1.0;
   p->state = ECHO_RADIO_PLAYER_STATE_FALLBACK;
   p->state_detail = g_strdup ("idle");
-  g_mutex_init (&p->lock);
-  g_cond_init (&p->cond);
   g_queue_init (&p->timed);
 
-  /* the factory checks and escapes every value */
-  p->values = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
-  g_hash_table_insert (p->values, ECHO_PIPELINE_VALUE_SESSION, g_strdup (session_id));
-  g_hash_table_insert (p->values, ECHO_PIPELINE_VALUE_LATENCY,
-      g_strdup_printf ("%u", ECHO_RADIO_PLAYER_LATENCY_MS));
-  g_hash_table_insert (p->values, ECHO_PIPELINE_VALUE_TOKEN,
-      g_strdup (token != NULL ? token : ""));
-  g_hash_table_insert (p->values, ECHO_PIPELINE_VALUE_ANNOUNCE,
-      g_strdup (announce ? "true" : "false"));
+  p->events = echo_event_queue_new ("echo radio player: events", p->context,
+      dispatch_event, event_free, finish_free, p);
+  spec.owner = p;
+  p->output = echo_relay_output_new (&spec);
 
-  p->events = g_async_queue_new_full (event_free);
-  p->event_source = echo_wake_source_new ("echo radio player: events", dispatch_events,
-      p, p->context);
-  p->feeder = g_thread_new ("echo-radio-feed", feeder_main, p);
-
-  if (!start_pipeline (p, error)) {
+  if (!echo_relay_output_start (p->output, error)) {
     echo_radio_player_free (p);
     return NULL;
   }
@@ -1554,7 +1323,7 @@ set_primary (EchoRadioPlayer * p, Feed * f)
 {
   Feed *old_primary = NULL, *old_fallback = NULL;
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   feed_drop_locked (p, g_steal_pointer (&p->primary), &old_primary);
   feed_drop_locked (p, g_steal_pointer (&p->fallback), &old_fallback);
   p->primary = f;
@@ -1562,7 +1331,7 @@ set_primary (EchoRadioPlayer * p, Feed * f)
   p->generation++;
   g_queue_clear_full (&p->timed, event_free);
   g_clear_pointer (&p->last_scheduled, gst_tag_list_unref);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   feed_free (p, old_primary);
   feed_free (p, old_fallback);
   /* an orphan still heard keeps its connection until it has faded out; not needed */
@@ -1573,9 +1342,7 @@ set_primary (EchoRadioPlayer * p, Feed * f)
 static gboolean
 ensure_pipeline (EchoRadioPlayer * p, GError ** error)
 {
-  if (p->pipeline != NULL)
-    return TRUE;
-  return start_pipeline (p, error);
+  return echo_relay_output_start (p->output, error);
 }
 
 static gboolean
@@ -1761,9 +1528,9 @@ echo_radio_player_push_bytes (EchoRadioPlayer * p, GBytes * bytes)
   if (f == NULL || f->kind != FEED_PUSH || f->closed || f->conn == NULL
       || g_bytes_get_size (bytes) == 0)
     return;
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   f->conn->undecoded_bytes += g_bytes_get_size (bytes);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   buf = gst_buffer_new_wrapped_bytes (bytes);
   gst_app_src_push_buffer (f->conn->push_src, buf);
 }
@@ -1815,10 +1582,10 @@ set_fallback (EchoRadioPlayer * p, const char *file, const char *url)
   g_free (p->fallback_url);
   p->fallback_file = g_strdup (file);
   p->fallback_url = g_strdup (url);
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   needed = p->fallback != NULL;
   feed_drop_locked (p, g_steal_pointer (&p->fallback), &old);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   feed_free (p, old);
   if (needed)
     ensure_fallback (p);
@@ -1848,26 +1615,9 @@ echo_radio_player_set_fallback_url (EchoRadioPlayer * p, const char *url)
 void
 echo_radio_player_set_volume (EchoRadioPlayer * p, double volume)
 {
-  GstTimedValueControlSource *cs;
-  GstClockTime now;
-  gdouble from;
-
   g_return_if_fail (p != NULL);
 
-  volume = CLAMP (volume, 0.0, 1.0);
-  if (p->pipeline != NULL && p->volume_cs != NULL) {
-    cs = GST_TIMED_VALUE_CONTROL_SOURCE (p->volume_cs);
-    now = gst_element_get_current_running_time (GST_ELEMENT (p->pipeline));
-    if (!GST_CLOCK_TIME_IS_VALID (now))
-      now = 0;
-    /* from wherever a ramp still under way is now */
-    if (!gst_control_source_get_value (p->volume_cs, now, &from))
-      from = p->volume_gain;
-    gst_timed_value_control_source_unset_all (cs);
-    gst_timed_value_control_source_set (cs, now, from);
-    gst_timed_value_control_source_set (cs, now + VOLUME_RAMP, volume);
-  }
-  p->volume_gain = volume;
+  echo_relay_output_set_volume (p->output, volume);
 }
 
 void
@@ -1875,10 +1625,10 @@ echo_radio_player_pause (EchoRadioPlayer * p)
 {
   g_return_if_fail (p != NULL);
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   p->paused = TRUE;
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_wake (p->output);
+  echo_relay_output_unlock (p->output);
 }
 
 void
@@ -1886,10 +1636,10 @@ echo_radio_player_resume (EchoRadioPlayer * p)
 {
   g_return_if_fail (p != NULL);
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   p->paused = FALSE;
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_wake (p->output);
+  echo_relay_output_unlock (p->output);
 }
 
 guint16
@@ -1897,7 +1647,7 @@ echo_radio_player_get_relay_port (EchoRadioPlayer * p)
 {
   g_return_val_if_fail (p != NULL, 0);
 
-  return p->pipeline != NULL ? p->port : 0;
+  return echo_relay_output_get_port (p->output);
 }
 
 GstTagList *
@@ -1921,7 +1671,7 @@ echo_radio_player_get_pipeline (EchoRadioPlayer * p)
 {
   g_return_val_if_fail (p != NULL, NULL);
 
-  return p->pipeline;
+  return echo_relay_output_get_pipeline (p->output);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -1933,41 +1683,45 @@ stop_all (EchoRadioPlayer * p)
   Feed *feeds[3];
   gsize i;
 
-  g_mutex_lock (&p->lock);
+  echo_relay_output_lock (p->output);
   feeds[0] = g_steal_pointer (&p->primary);
   feeds[1] = g_steal_pointer (&p->fallback);
   feeds[2] = g_steal_pointer (&p->orphan);
   p->active = NULL;
   p->generation++;
-  g_mutex_unlock (&p->lock);
+  echo_relay_output_unlock (p->output);
   for (i = 0; i < G_N_ELEMENTS (feeds); i++)
     feed_free (p, feeds[i]);
 }
 
+/* Frees what is left once no callback of ours runs (the event queue's finish). */
 static void
-finish_free (EchoRadioPlayer * p)
+finish_free (gpointer data)
 {
-  stop_all (p);
-  teardown_pipeline (p);
-  g_mutex_lock (&p->lock);
-  p->quit = TRUE;
-  g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
-  g_thread_join (p->feeder);
-  g_source_destroy (p->event_source);
-  g_source_unref (p->event_source);
-  g_async_queue_unref (p->events);
+  EchoRadioPlayer *p = data;
+
+  stop_playing (p);
+  /* joins the feeder */
+  g_clear_pointer (&p->output, echo_relay_output_free);
+  echo_event_queue_free (p->events);
   g_clear_pointer (&p->last_scheduled, gst_tag_list_unref);
   g_clear_pointer (&p->title, gst_tag_list_unref);
   g_free (p->state_detail);
   g_free (p->fallback_file);
   g_free (p->fallback_url);
-  g_mutex_clear (&p->lock);
-  g_cond_clear (&p->cond);
-  g_hash_table_unref (p->values);
   g_main_context_unref (p->context);
   g_free (p->session_id);
   g_free (p);
+}
+
+/* What a free from inside a callback stops at once. */
+static void
+stop_playing (gpointer data)
+{
+  EchoRadioPlayer *p = data;
+
+  stop_all (p);
+  teardown_pipeline (p);
 }
 
 void
@@ -1975,12 +1729,5 @@ echo_radio_player_free (EchoRadioPlayer * p)
 {
   if (p == NULL)
     return;
-  if (p->busy > 0) {
-    /* inside one of our callbacks: stop now, free when it returns */
-    p->doomed = TRUE;
-    stop_all (p);
-    teardown_pipeline (p);
-    return;
-  }
-  finish_free (p);
+  echo_event_queue_finish (p->events, stop_playing);
 }
