@@ -26,9 +26,9 @@ for tool in curl gst-launch-1.0 python3; do
   command -v "$tool" > /dev/null || { echo "$tool is needed" >&2; exit 2; }
 done
 
-# music.pipeline uses sharerelay, and the receiver echosyncsrc: Echo's elements must be on
+# music.pipeline and radio.pipeline use sharerelay (radio.pipeline icymetademux too), and the receiver echosyncsrc: Echo's elements must be on
 # GStreamer's plugin path.
-export GST_PLUGIN_PATH_1_0=$build/plugins/sync${GST_PLUGIN_PATH_1_0:+:$GST_PLUGIN_PATH_1_0}
+export GST_PLUGIN_PATH_1_0=$build/plugins/sync:$build/plugins/icy${GST_PLUGIN_PATH_1_0:+:$GST_PLUGIN_PATH_1_0}
 # The host application's token (a Discord bot, a web backend): it vouches for its users
 # with X-Echo-User.
 export BEARER_TOKEN=party-host-token

@@ -34,7 +34,7 @@ fi
 
 # echod checks its pipeline templates at start-up, and share.pipeline uses sharerelay:
 # the Echo elements must be on GStreamer's plugin path (echosyncsrc, further down, too).
-export GST_PLUGIN_PATH_1_0=$build/plugins/sync${GST_PLUGIN_PATH_1_0:+:$GST_PLUGIN_PATH_1_0}
+export GST_PLUGIN_PATH_1_0=$build/plugins/sync:$build/plugins/icy${GST_PLUGIN_PATH_1_0:+:$GST_PLUGIN_PATH_1_0}
 # The token the seed's client sends verbatim in its Authorization header.
 export BEARER_TOKEN="Bearer Token"
 # Loopback requests must not go through a proxy.
@@ -214,7 +214,7 @@ else
 fi
 cat << EOF
 A receiver needs the Echo plugins on its plugin path and the session's token:
-  export GST_PLUGIN_PATH_1_0=${build#"$root"/}/plugins/sync
+  export GST_PLUGIN_PATH_1_0=${build#"$root"/}/plugins/sync:${build#"$root"/}/plugins/icy
   gst-launch-1.0 echosyncsrc session=$id token=$token ! echoclocksink       # found by mDNS
   gst-launch-1.0 echosyncsrc uri="echo://127.0.0.1:$sync_port/$id?token=$token" ! echoclocksink
 (echoclocksink plays on the default sound card, correcting its drift.) Here the sharer keeps
