@@ -52,6 +52,7 @@ static gboolean check_database_url (const char *value);
 static gboolean check_jwt_secret (const char *value);
 static gboolean check_printable (const char *value);
 static gboolean check_http_url (const char *value);
+static gboolean check_mount_passwords (const char *value);
 
 #define FIELD(name) G_STRUCT_OFFSET (EchoConfig, name)
 
@@ -180,6 +181,26 @@ static const Setting settings[] = {
   { "discovery", "name", NULL, SETTING_STRING, FIELD (discovery_name), 0, 0, SETTING_NON_EMPTY,
     NULL, NULL, "echod on %h" },
 
+  { "radio", "source-password", "ECHO_RADIO_SOURCE_PASSWORD", SETTING_STRING,
+    FIELD (radio_source_password), 0, 0, SETTING_SECRET, NULL, NULL, "" },
+  { "radio", "mount-passwords", NULL, SETTING_STRING, FIELD (radio_mount_passwords), 0, 0,
+    SETTING_SECRET, check_mount_passwords,
+    "';'-separated /mount:password items (mount: 1..64 of A-Z a-z 0-9 . _ -)", "" },
+  { "radio", "admin-user", NULL, SETTING_STRING, FIELD (radio_admin_user), 0, 0,
+    SETTING_NON_EMPTY, NULL, NULL, "admin" },
+  { "radio", "admin-password", "ECHO_RADIO_ADMIN_PASSWORD", SETTING_STRING,
+    FIELD (radio_admin_password), 0, 0, SETTING_SECRET, NULL, NULL, "" },
+  { "radio", "max-listeners", NULL, SETTING_UINT, FIELD (radio_max_listeners), 1, 100000, 0,
+    NULL, NULL, "5000" },
+  { "radio", "burst-bytes", NULL, SETTING_UINT, FIELD (radio_burst_bytes), 0, 16 << 20, 0,
+    NULL, NULL, "65536" },
+  { "radio", "icy-metaint", NULL, SETTING_UINT, FIELD (radio_icy_metaint), 256, 65536, 0,
+    NULL, NULL, "16000" },
+  { "radio", "listener-max-lag-seconds", NULL, SETTING_UINT,
+    FIELD (radio_listener_max_lag_seconds), 1, 600, 0, NULL, NULL, "10" },
+  { "radio", "source-timeout-seconds", NULL, SETTING_UINT, FIELD (radio_source_timeout_seconds),
+    1, 3600, 0, NULL, NULL, "10" },
+
   { "log", "level", "LOG_LEVEL", SETTING_STRING, FIELD (log_level), 0, 0, SETTING_NON_EMPTY,
     check_log_level, "one of error, warning, info, debug", "info" },
 };
@@ -251,6 +272,33 @@ check_http_url (const char *value)
 {
   return *value == '\0' || ((g_str_has_prefix (value, "http://")
           || g_str_has_prefix (value, "https://")) && check_printable (value));
+}
+
+/* "/live:pw1;/other:pw2": each item a mount (as orchestrator/radio names them) and a
+ * non-empty password; empty items are allowed (a trailing ';'). */
+static gboolean
+check_mount_passwords (const char *value)
+{
+  g_auto (GStrv) items = g_strsplit (value, ";", -1);
+
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      const char *item = items[i];
+      const char *colon = strchr (item, ':');
+      gsize len;
+
+      if (*item == '\0')
+        continue;
+      if (item[0] != '/' || colon == NULL || colon[1] == '\0')
+        return FALSE;
+      len = (gsize) (colon - item - 1);
+      if (len < 1 || len > 64)
+        return FALSE;
+      for (gsize k = 1; k <= len; k++)
+        if (!g_ascii_isalnum (item[k]) && item[k] != '.' && item[k] != '_' && item[k] != '-')
+          return FALSE;
+    }
+  return TRUE;
 }
 
 static const Setting *

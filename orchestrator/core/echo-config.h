@@ -104,6 +104,18 @@ typedef struct
   gboolean discovery_enabled; /* enabled=true */
   char *discovery_name;       /* name=echod on %h (%h: Avahi puts the host name there) */
 
+  /* [radio]: Icecast-style source input and listener output (orchestrator/radio) */
+  char *radio_source_password;    /* source-password= (ECHO_RADIO_SOURCE_PASSWORD); "" = only
+                                   * mounts named in mount-passwords take sources */
+  char *radio_mount_passwords;    /* mount-passwords= "/live:pw1;/other:pw2" (secret) */
+  char *radio_admin_user;         /* admin-user=admin */
+  char *radio_admin_password;     /* admin-password= (ECHO_RADIO_ADMIN_PASSWORD); "" = none */
+  guint radio_max_listeners;      /* max-listeners=5000 (per mount) */
+  guint radio_burst_bytes;        /* burst-bytes=65536 */
+  guint radio_icy_metaint;        /* icy-metaint=16000 */
+  guint radio_listener_max_lag_seconds; /* listener-max-lag-seconds=10 */
+  guint radio_source_timeout_seconds;   /* source-timeout-seconds=10 */
+
   /* [log] */
   char *log_level;          /* level=info (LOG_LEVEL): error|warning|info|debug */
 

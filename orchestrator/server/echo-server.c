@@ -37,6 +37,7 @@ typedef struct {
   gsize body_limit;
   EchoRouteHandler handler;   /* for a WebSocket route: its check */
   EchoSocketHandler open;     /* WebSocket routes only */
+  gboolean stream;            /* handled when the head is in (echo_server_add_stream_route) */
   gpointer user_data;
 } EchoRouteEntry;
 
@@ -44,6 +45,7 @@ struct _EchoServer {
   const EchoConfig *config;
   SoupServer *soup;
   EchoRouter *router;
+  EchoRouter *fallback_router;  /* stream routes for paths no other route has */
   EchoCors *cors;
   GPtrArray *routes;          /* of EchoRouteEntry*, owned */
   gint64 start_time_us;
@@ -65,7 +67,7 @@ struct _EchoRequest {
   GBytes *body_bytes;         /* once a handler asked for it */
   gboolean body_too_large;
   gboolean replied;
-  gboolean upgraded;
+  gboolean upgraded;          /* WebSocket, or a stolen connection: counted already */
   gboolean deferred;          /* echo_request_defer (): the message is paused */
   gboolean aborted;           /* the client went away */
   gboolean keep_alive_fixed;  /* keep_alive_without_body is connected */
@@ -167,6 +169,16 @@ echo_request_reply_empty (EchoRequest *request, guint status)
         NULL);
     request->keep_alive_fixed = TRUE;
   }
+  request->replied = TRUE;
+}
+
+void
+echo_request_reply_text (EchoRequest *request, guint status, const char *content_type,
+    const char *text)
+{
+  soup_server_message_set_status (request->msg, status, NULL);
+  soup_server_message_set_response (request->msg, content_type, SOUP_MEMORY_COPY, text,
+      strlen (text));
   request->replied = TRUE;
 }
 
@@ -436,6 +448,38 @@ too_large (EchoRequest *request)
       message, NULL);
 }
 
+static void record_request (EchoRequest *request, guint status, gboolean aborted);
+
+GIOStream *
+echo_request_steal_connection (EchoRequest *request, guint status)
+{
+  g_return_val_if_fail (request->entry != NULL && request->entry->stream, NULL);
+  g_return_val_if_fail (!request->replied && !request->upgraded, NULL);
+
+  request->upgraded = TRUE;
+  record_request (request, status, FALSE);
+  /* the message stays alive until the early handler returns (libsoup holds it while it
+   * runs), so the request's data is still there for the caller until then */
+  return soup_server_message_steal_connection (request->msg);
+}
+
+/* A stream route's handler, with the head in and nothing of the body read. */
+static void
+run_stream_route (EchoRequest *request)
+{
+  request->entry->handler (request, request->entry->user_data);
+  if (request->upgraded)
+    return;
+  if (!request->replied) {
+    g_critical ("route %s returned without a reply", route_label (request));
+    echo_request_reply_error (request, SOUP_STATUS_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR",
+        "The server failed to answer", NULL);
+  }
+  /* a body may follow that was never read, or not be sent at all (Expect: 100-continue
+   * was answered with the error): either way this connection cannot take another request */
+  echo_request_set_header (request, "Connection", "close");
+}
+
 /* Headers are in, the body is not: decide everything that does not need the body. */
 static void
 early_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
@@ -480,6 +524,14 @@ early_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHash
   }
 
   match = echo_router_match (server->router, method, path, &request->route);
+  if (match == ECHO_ROUTE_NOT_FOUND) {
+    echo_route_result_clear (&request->route);
+    if (echo_router_match (server->fallback_router, method, path, &request->route) !=
+        ECHO_ROUTE_MATCHED)
+      echo_route_result_clear (&request->route);
+    else
+      match = ECHO_ROUTE_MATCHED;
+  }
   add_cors_headers (request, FALSE);
   if (match == ECHO_ROUTE_NOT_FOUND) {
     echo_request_reply_error (request, SOUP_STATUS_NOT_FOUND, "ROUTE_NOT_FOUND",
@@ -501,6 +553,11 @@ early_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHash
     echo_request_set_session (request, g_hash_table_lookup (request->route.params, "id"));
   if (!check_auth (request))
     return;
+
+  if (request->entry->stream) {
+    run_stream_route (request);
+    return;
+  }
 
   if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
       soup_message_headers_get_content_length (headers) > (goffset) request->entry->body_limit) {
@@ -605,6 +662,21 @@ websocket_opened (SoupServer *soup, SoupServerMessage *msg, const char *path,
   request->entry->open (request, conn, request->entry->user_data);
 }
 
+/* "OPTIONS * HTTP/1.1" asks about the server, not a path (libshout sends it first, to learn
+ * whether it may upgrade to TLS, and gives up on a 404): answered 200 with what the server
+ * takes, no upgrade offered. */
+static void
+options_ping_handler (SoupServer *soup, SoupServerMessage *msg, const char *path,
+    GHashTable *query, gpointer data)
+{
+  EchoRequest *request = request_of (msg);
+
+  g_return_if_fail (request != NULL);
+
+  echo_request_set_header (request, "Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+  echo_request_reply_empty (request, SOUP_STATUS_OK);
+}
+
 /* --- the server --- */
 
 static void
@@ -640,6 +712,7 @@ echo_server_new (const EchoConfig *config, GError **error)
   server->log_requests = g_strcmp0 (config->log_level, "debug") == 0 ||
       !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   server->router = echo_router_new ();
+  server->fallback_router = echo_router_new ();
   server->cors = cors;
   server->routes = g_ptr_array_new_with_free_func (g_free);
   server->soup = soup_server_new ("server-header", "echod/" VERSION " ", NULL);
@@ -651,6 +724,7 @@ echo_server_new (const EchoConfig *config, GError **error)
   g_signal_connect (server->soup, "request-finished", G_CALLBACK (request_done), server);
   g_signal_connect (server->soup, "request-aborted", G_CALLBACK (request_aborted), server);
   soup_server_add_early_handler (server->soup, "/", early_handler, server, NULL);
+  soup_server_add_early_handler (server->soup, "*", options_ping_handler, server, NULL);
   soup_server_add_handler (server->soup, "/", route_handler, server, NULL);
   soup_server_add_websocket_handler (server->soup, "/", NULL, NULL, websocket_opened, server,
       NULL);
@@ -667,6 +741,7 @@ echo_server_free (EchoServer *server)
   echo_server_stop (server);
   g_clear_object (&server->soup);
   echo_router_free (server->router);
+  echo_router_free (server->fallback_router);
   echo_cors_free (server->cors);
   g_ptr_array_unref (server->routes);
   g_free (server->address);
@@ -707,6 +782,19 @@ echo_server_add_websocket_route (EchoServer *server, const char *pattern, EchoRo
 
   echo_router_add (server->router, "GET", pattern,
       add_entry (server, auth, 0, check, open, user_data));
+}
+
+void
+echo_server_add_stream_route (EchoServer *server, const char *method, const char *pattern,
+    EchoRouteAuth auth, gboolean fallback, EchoRouteHandler handler, gpointer user_data)
+{
+  EchoRouteEntry *entry;
+
+  g_return_if_fail (server != NULL && handler != NULL);
+
+  entry = add_entry (server, auth, 0, handler, NULL, user_data);
+  entry->stream = TRUE;
+  echo_router_add (fallback ? server->fallback_router : server->router, method, pattern, entry);
 }
 
 /* The kernel's cap on listen backlogs (net.core.somaxconn), or 4096 (its default since

@@ -24,6 +24,13 @@
  * reply to an asynchronous job (echo_request_defer ()): their message is paused until
  * echo_request_finish ().
  *
+ * Stream routes (echo_server_add_stream_route ()) are for protocols whose request body or
+ * reply never ends, the Icecast ones: a source's PUT/SOURCE and a radio listener's GET. Their
+ * handler runs in step 4's place, when the head is in and no body byte was read; it replies
+ * like any handler (the connection then closes after the reply, as the unread body cannot be
+ * told from a next request), or takes the connection over with
+ * echo_request_steal_connection () and speaks the protocol itself.
+ *
  * Connections: HTTP/1.1 keep-alive for every reply, 204s included (see
  * echo_request_reply_empty ()); the listening socket's backlog is
  * ECHO_SERVER_LISTEN_BACKLOG, so a few hundred clients connecting at once are not
@@ -82,6 +89,13 @@ void echo_server_add_route (EchoServer *server, const char *method, const char *
 void echo_server_add_websocket_route (EchoServer *server, const char *pattern,
     EchoRouteAuth auth, EchoRouteHandler check, EchoSocketHandler open, gpointer user_data);
 
+/* A stream route (see above): method and pattern as for echo_server_add_route (), any
+ * method name libsoup parses (e.g. Icecast's SOURCE). fallback: the route only serves
+ * paths that no other route has, so a catch-all like "/{mount}" leaves every other path's
+ * 404 (and another method's 404) as it was. */
+void echo_server_add_stream_route (EchoServer *server, const char *method, const char *pattern,
+    EchoRouteAuth auth, gboolean fallback, EchoRouteHandler handler, gpointer user_data);
+
 /* How many connections may wait to be accepted; the kernel caps it at net.core.somaxconn. */
 #define ECHO_SERVER_LISTEN_BACKLOG 1024
 
@@ -137,6 +151,18 @@ void echo_request_reply_empty (EchoRequest *request, guint status);
  * "isActive"). Logs the error and counts it by code. */
 void echo_request_reply_error (EchoRequest *request, guint status, const char *code,
     const char *message, JsonObject *extra);
+/* Replies with a text of any media type (copied), e.g. Icecast's XML. */
+void echo_request_reply_text (EchoRequest *request, guint status, const char *content_type,
+    const char *text);
+
+/* Inside a stream route's handler: takes the request's connection away from the HTTP
+ * server, which forgets it (no keep-alive, no reply, not closed by echo_server_stop ()).
+ * Whatever the client sent after the request head (the start of a source's body) is the
+ * first thing the stream's input reads. status: what the caller will answer on the
+ * connection itself, for the request count and log. The request is not usable after the
+ * handler returns; read what is needed (headers, remote host) before. */
+GIOStream *echo_request_steal_connection (EchoRequest *request, guint status);
+
 /* Whether a reply was set. */
 gboolean echo_request_has_reply (EchoRequest *request);
 

@@ -31,6 +31,8 @@
 #include "echo-resolver.h"
 #include "echo-pipeline-factory.h"
 #include "echo-poll-pacer.h"
+#include "echo-radio-http.h"
+#include "echo-radio-mounts.h"
 #include "echo-server.h"
 #include "echo-share-api.h"
 #include "echo-share-media.h"
@@ -208,6 +210,8 @@ run_daemon (int argc, char **argv)
   g_autoptr (EchoMusicApi) music_api = NULL;
   EchoResolverConfig resolver_config;
   EchoMusicLimits music_limits;
+  g_autoptr (EchoRadioMounts) radio_mounts = NULL;
+  g_autoptr (EchoRadioHttp) radio_http = NULL;
   g_autoptr (EchoDaemonDiscovery) discovery = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autofree char *described = NULL;
@@ -305,6 +309,9 @@ run_daemon (int argc, char **argv)
     g_printerr ("echod: %s\n", error->message);
     return EXIT_RUNTIME;
   }
+  radio_mounts = echo_radio_mounts_new (config);
+  echo_radio_mounts_register_metrics (radio_mounts, echo_metrics_default ());
+  radio_http = echo_radio_http_new (server, radio_mounts, config);
   if (!echo_server_listen (server, &error)) {
     g_printerr ("echod: %s\n", error->message);
     return EXIT_RUNTIME;
@@ -340,6 +347,8 @@ run_daemon (int argc, char **argv)
    * them in reverse declaration order, which is the same) */
   g_clear_pointer (&discovery, echo_daemon_discovery_free);
   echo_server_stop (server);
+  g_clear_pointer (&radio_http, echo_radio_http_free);
+  g_clear_pointer (&radio_mounts, echo_radio_mounts_free);
   g_clear_pointer (&api, echo_share_api_free);
   g_clear_pointer (&music_api, echo_music_api_free);
   g_clear_pointer (&music_pool, echo_music_pool_free);

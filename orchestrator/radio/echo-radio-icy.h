@@ -1,0 +1,30 @@
+/* echo-radio-icy.h: ICY in-band metadata blocks, as a listener that asked for
+ * `Icy-MetaData: 1` receives them every icy-metaint audio bytes: one length byte N, then
+ * 16*N bytes of `StreamTitle='...';StreamUrl='...';` padded with zeros. N = 0 (the single
+ * byte 0) means "unchanged".
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/* The usual interval (Icecast's default); listeners get it as icy-metaint. */
+#define ECHO_RADIO_ICY_METAINT 16000
+
+/* The block for a title: StreamTitle is "ARTIST - TITLE" (or whichever of them is set; ''
+ * when neither), StreamUrl (only when GST_TAG_HOMEPAGE is set) the URL. Text is cut at a
+ * character boundary so the block fits 255*16 bytes. Quotes are sent as they are, as Icecast
+ * does (players read up to the last "';"). */
+GBytes *echo_radio_icy_block (const GstTagList *tags);
+
+/* The one-byte "unchanged" block (a shared reference). */
+GBytes *echo_radio_icy_unchanged_block (void);
+
+/* The StreamTitle text for tags ("ARTIST - TITLE", "TITLE", "ARTIST" or ""). */
+char *echo_radio_icy_stream_title (const GstTagList *tags);
+
+G_END_DECLS
