@@ -31,6 +31,7 @@
 #include "echo-resolver.h"
 #include "echo-pipeline-factory.h"
 #include "echo-poll-pacer.h"
+#include "echo-radio-api.h"
 #include "echo-radio-http.h"
 #include "echo-radio-mounts.h"
 #include "echo-server.h"
@@ -212,6 +213,7 @@ run_daemon (int argc, char **argv)
   EchoMusicLimits music_limits;
   g_autoptr (EchoRadioMounts) radio_mounts = NULL;
   g_autoptr (EchoRadioHttp) radio_http = NULL;
+  g_autoptr (EchoRadioApi) radio_api = NULL;
   g_autoptr (EchoDaemonDiscovery) discovery = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autofree char *described = NULL;
@@ -312,6 +314,12 @@ run_daemon (int argc, char **argv)
   radio_mounts = echo_radio_mounts_new (config);
   echo_radio_mounts_register_metrics (radio_mounts, echo_metrics_default ());
   radio_http = echo_radio_http_new (server, radio_mounts, config);
+  radio_api = echo_radio_api_new (server, store, factory, radio_mounts, music_api, config,
+      &error);
+  if (radio_api == NULL) {
+    g_printerr ("echod: cannot restore the radio stations: %s\n", error->message);
+    return EXIT_RUNTIME;
+  }
   if (!echo_server_listen (server, &error)) {
     g_printerr ("echod: %s\n", error->message);
     return EXIT_RUNTIME;
@@ -326,7 +334,7 @@ run_daemon (int argc, char **argv)
       echo_server_get_port (server));
   g_print ("echod: listening on %s\n", base_url);
   g_print ("echod: Music Share API at %s/api/share (Authorization: %s), health at /health, "
-      "music API at /api/music, metrics at /metrics\n", base_url, config->bearer_token[0] != '\0' ?
+      "music API at /api/music, radio at /api/radio and /radio/<mount>, metrics at /metrics\n", base_url, config->bearer_token[0] != '\0' ?
       "the bearer token as configured" : "none configured: set BEARER_TOKEN");
   fflush (stdout);
   echo_log_event (G_LOG_LEVEL_INFO, NULL, NULL, 0, "listening on %s:%u, %u share sessions "
@@ -347,6 +355,8 @@ run_daemon (int argc, char **argv)
    * them in reverse declaration order, which is the same) */
   g_clear_pointer (&discovery, echo_daemon_discovery_free);
   echo_server_stop (server);
+  /* the radio API observes the mounts and hooks into the music API: it goes first */
+  g_clear_pointer (&radio_api, echo_radio_api_free);
   g_clear_pointer (&radio_http, echo_radio_http_free);
   g_clear_pointer (&radio_mounts, echo_radio_mounts_free);
   g_clear_pointer (&api, echo_share_api_free);
