@@ -399,7 +399,6 @@ polled_tags (EchoRadioStation *station, JsonNode *root, char **title_out)
   };
   JsonObject *paths = json_node_get_object (station->metadata_paths);
   GstTagList *tags = gst_tag_list_new_empty ();
-  g_autofree char *thumbnail = NULL;
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (fields); i++) {
