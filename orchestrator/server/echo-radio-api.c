@@ -472,8 +472,10 @@ polled (GObject *source, GAsyncResult *result, gpointer data)
   if (g_strcmp0 (text, c->polled_title) != 0) {
     g_free (c->polled_title);
     c->polled_title = g_steal_pointer (&text);
-    if (station->mount != NULL && c->player != NULL) {
-      /* pushed audio: the title travels with it and is announced when it plays */
+    if (station->mount != NULL && c->player != NULL &&
+        g_hash_table_contains (job->api->mount_types, station->mount)) {
+      /* pushed audio: the title travels with it and is announced when it plays (without
+       * a source the player would drop it: it is announced at once below) */
       echo_radio_player_push_metadata (c->player, tags);
     } else {
       g_clear_pointer (&c->title, gst_tag_list_unref);
@@ -708,13 +710,37 @@ push_bytes (Community *c, gpointer data)
   echo_radio_player_push_bytes (c->player, data);
 }
 
+/* /admin/metadata's song= is the whole "Artist - Title" line: split it as icymetademux
+ * splits a pulled station's StreamTitle, so clients get the same fields either way. */
+static GstTagList *
+split_song (const GstTagList *tags)
+{
+  GstTagList *copy = gst_tag_list_copy (tags);
+  const char *line = NULL, *separator;
+
+  if (gst_tag_list_get_tag_size (copy, GST_TAG_ARTIST) == 0 &&
+      gst_tag_list_peek_string_index (copy, GST_TAG_TITLE, 0, &line) && line != NULL &&
+      (separator = strstr (line, " - ")) != NULL && separator != line &&
+      separator[3] != '\0') {
+    g_autofree char *artist = g_strndup (line, separator - line);
+    g_autofree char *title = g_strdup (separator + 3);
+
+    gst_tag_list_add (copy, GST_TAG_MERGE_REPLACE, GST_TAG_ARTIST, artist, GST_TAG_TITLE,
+        title, NULL);
+  }
+  return copy;
+}
+
 static void
 push_metadata (Community *c, gpointer data)
 {
   EchoRadioStation *station = g_hash_table_lookup (c->api->stations, c->station_id);
+  g_autoptr (GstTagList) tags = NULL;
 
-  if (station->metadata_source == ECHO_RADIO_METADATA_ICY)
-    echo_radio_player_push_metadata (c->player, data);
+  if (station->metadata_source != ECHO_RADIO_METADATA_ICY)
+    return;
+  tags = split_song (data);
+  echo_radio_player_push_metadata (c->player, tags);
 }
 
 static void
@@ -777,6 +803,24 @@ community_station_count (EchoRadioApi *api, const char *community_id)
   return n;
 }
 
+/* A fallback station must be another pulled station of the same community: start_radio ()
+ * can play nothing else in its place. */
+static gboolean
+check_fallback (EchoRadioApi *api, const EchoRadioStation *station, GError **error)
+{
+  const EchoRadioStation *fallback;
+
+  if (station->fallback != ECHO_RADIO_FALLBACK_STATION)
+    return TRUE;
+  fallback = g_hash_table_lookup (api->stations, station->fallback_value);
+  if (fallback != NULL && strcmp (fallback->community_id, station->community_id) == 0 &&
+      fallback->stream_url != NULL)
+    return TRUE;
+  g_set_error_literal (error, ECHO_RADIO_STATION_ERROR, ECHO_RADIO_STATION_ERROR_INVALID,
+      "fallback must name another station of this community that has a streamUrl");
+  return FALSE;
+}
+
 static gboolean
 save_station (EchoRadioApi *api, EchoRadioStation *station, GError **error)
 {
@@ -833,7 +877,7 @@ handle_station_create (EchoRequest *request, gpointer data)
   if ((body = read_body (request, &error)) == NULL ||
       (station = echo_radio_station_from_api (json_node_get_object (body), NULL, id,
               community, echo_clock_now_ms (), &error)) == NULL ||
-      !save_station (api, station, &error)) {
+      !check_fallback (api, station, &error) || !save_station (api, station, &error)) {
     reply_error (request, error);
     return;
   }
@@ -872,12 +916,13 @@ handle_station_put (EchoRequest *request, gpointer data)
     reply_error (request, error);
     return;
   }
-  if (!save_station (api, updated, &error)) {
+  if (!check_fallback (api, updated, &error) || !save_station (api, updated, &error)) {
     echo_radio_station_free (updated);
     reply_error (request, error);
     return;
   }
-  g_hash_table_insert (api->stations, updated->id, updated);   /* frees the old one */
+  /* replace, not insert: the key is the station's own id, freed with the old station */
+  g_hash_table_replace (api->stations, updated->id, updated);
   reply_station (request, SOUP_STATUS_OK, updated);
   /* a playing station takes its new settings at once */
   c = g_hash_table_lookup (api->communities, community);
