@@ -13,7 +13,7 @@
  */
 #pragma once
 
-#include "echod-harness.h"
+#include "echod-test-util.h"
 
 G_BEGIN_DECLS
 

@@ -134,3 +134,13 @@ echod_test_metrics (EchodHarness *h)
   g_assert_cmpuint (reply->status, ==, 200);
   return g_strdup (reply->text);
 }
+
+int
+echod_test_exit (int status)
+{
+  g_thread_pool_set_max_unused_threads (0);
+  g_thread_pool_stop_unused_threads ();
+  /* the stopped threads exit on their own: let them be gone before the leak scan */
+  g_usleep (G_USEC_PER_SEC / 5);
+  return status;
+}

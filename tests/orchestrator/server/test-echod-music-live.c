@@ -548,5 +548,5 @@ main (int argc, char **argv)
   g_test_add_func ("/echod-music-live/sync", test_sync);
   g_test_add_func ("/echod-music-live/auto-advance", test_auto_advance);
   g_test_add_func ("/echod-music-live/server-side", test_server_side);
-  return g_test_run ();
+  return echod_test_exit (g_test_run ());
 }

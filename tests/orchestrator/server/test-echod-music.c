@@ -1219,5 +1219,5 @@ main (int argc, char **argv)
   g_test_add_func ("/echod-music/permissions", test_permissions);
   g_test_add_func ("/echod-music/bad-input", test_bad_input);
   g_test_add_func ("/echod-music/restart", test_restart);
-  return g_test_run ();
+  return echod_test_exit (g_test_run ());
 }

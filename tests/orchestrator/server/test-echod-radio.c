@@ -1764,5 +1764,5 @@ main (int argc, char **argv)
   g_test_add_func ("/echod-radio/pull", test_pull);
   g_test_add_func ("/echod-radio/modes", test_modes);
   g_test_add_func ("/echod-radio/api-titles", test_api_titles);
-  return g_test_run ();
+  return echod_test_exit (g_test_run ());
 }
