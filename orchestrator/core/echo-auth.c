@@ -126,6 +126,12 @@ echo_identity_free (EchoIdentity *identity)
   g_free (identity);
 }
 
+gboolean
+echo_identity_is_host (const EchoIdentity *identity)
+{
+  return identity->service && identity->user == NULL;
+}
+
 static gboolean
 valid_identity_name (const char *text)
 {

@@ -59,6 +59,10 @@ typedef struct
 
 void echo_identity_free (EchoIdentity *identity);
 
+/* The host application acting as itself: the bearer token without X-Echo-User. Acting for a
+ * user, it has that user's rights only. */
+gboolean echo_identity_is_host (const EchoIdentity *identity);
+
 /* The identity of a user-API request. Credentials, from the Authorization header (or, when
  * absent, the access_token query value):
  * - the configured bearer token: the host application (a bot, a web backend). With

@@ -119,12 +119,6 @@ pending_upload_free (gpointer data)
   g_free (upload);
 }
 
-static gboolean
-is_host (const EchoIdentity *identity)
-{
-  return identity->service && identity->user == NULL;
-}
-
 static void
 actor_of (EchoRequest *request, EchoMusicActor *actor)
 {
@@ -133,7 +127,7 @@ actor_of (EchoRequest *request, EchoMusicActor *actor)
   actor->user = identity->user;
   actor->roles = (const char *const *) identity->roles;
   /* the host application acting for a user is held to that user's rights */
-  actor->service = is_host (identity);
+  actor->service = echo_identity_is_host (identity);
 }
 
 /* The host application acting as itself (not for an X-Echo-User, whose rights it then has). */
@@ -660,7 +654,7 @@ apply_change (EchoMusicApi *api, EchoMusicSession *session, EchoMusicChange chan
 static gboolean
 may_watch (EchoMusicSession *session, const EchoIdentity *identity)
 {
-  return is_host (identity) || (identity->user != NULL &&
+  return echo_identity_is_host (identity) || (identity->user != NULL &&
       echo_music_session_is_member (session, identity->user)) ||
       (identity->roles != NULL && g_strv_contains ((const char *const *) identity->roles,
           "admin"));
@@ -1266,7 +1260,7 @@ handle_sessions (EchoRequest *request, gpointer data)
   gint64 now = echo_clock_now_ms ();
   guint i;
 
-  if (!is_host (echo_request_get_identity (request))) {
+  if (!echo_identity_is_host (echo_request_get_identity (request))) {
     echo_request_reply_error (request, SOUP_STATUS_FORBIDDEN, "FORBIDDEN",
         "only the host application lists every session", NULL);
     return;
@@ -1821,7 +1815,7 @@ handle_member_put (EchoRequest *request, gpointer data)
     reply_error (request, error);
     return;
   }
-  if (!is_host (echo_request_get_identity (request))) {
+  if (!echo_identity_is_host (echo_request_get_identity (request))) {
     echo_request_reply_error (request, SOUP_STATUS_FORBIDDEN, "FORBIDDEN",
         "only the host application says who is in a voice channel", NULL);
     return;
@@ -1866,7 +1860,7 @@ handle_member_delete (EchoRequest *request, gpointer data)
     reply_error (request, error);
     return;
   }
-  if (!is_host (echo_request_get_identity (request))) {
+  if (!echo_identity_is_host (echo_request_get_identity (request))) {
     echo_request_reply_error (request, SOUP_STATUS_FORBIDDEN, "FORBIDDEN",
         "only the host application says who is in a voice channel", NULL);
     return;

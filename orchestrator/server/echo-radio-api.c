@@ -112,7 +112,7 @@ has_role (const EchoIdentity *identity, const char *const *roles)
 {
   guint i;
 
-  if (identity->service && identity->user == NULL)
+  if (echo_identity_is_host (identity))
     return TRUE;
   for (i = 0; identity->roles != NULL && identity->roles[i] != NULL; i++)
     if (g_strv_contains (roles, identity->roles[i]))
