@@ -149,6 +149,9 @@ reply_error (EchoRequest *request, const GError *error)
   } else if (error->domain == ECHO_STORE_ERROR) {
     echo_request_reply_error (request, SOUP_STATUS_SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE",
         error->message, NULL);
+  } else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA)) {
+    echo_request_reply_error (request, SOUP_STATUS_BAD_REQUEST, "INVALID_REQUEST",
+        error->message, NULL);
   } else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     echo_request_reply_error (request, SOUP_STATUS_SERVICE_UNAVAILABLE, "SHUTTING_DOWN",
         "echod is shutting down", NULL);
@@ -175,26 +178,6 @@ check_rate (EchoMusicApi *api, EchoRequest *request, EchoMusicRateKind kind)
   }
   reply_error (request, error);
   return FALSE;
-}
-
-/* The body as a JSON object; an empty body is an empty object. */
-static JsonNode *
-read_body (EchoRequest *request, GError **error)
-{
-  GBytes *body = echo_request_get_body (request);
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  gsize len;
-  const char *data = g_bytes_get_data (body, &len);
-
-  if (len == 0)
-    return json_node_init_object (json_node_alloc (), json_object_new ());
-  if (!g_utf8_validate (data, len, NULL) || !json_parser_load_from_data (parser, data, len,
-          NULL) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
-    g_set_error_literal (error, ECHO_MUSIC_ERROR, ECHO_MUSIC_ERROR_INVALID,
-        "the body must be a JSON object");
-    return NULL;
-  }
-  return json_parser_steal_root (parser);
 }
 
 /* An optional integer member: FALSE with @error when present but wrong. */
@@ -886,7 +869,7 @@ handle_resolve (EchoRequest *request, gpointer data)
 {
   EchoMusicApi *api = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) body = read_body (request, &error);
+  g_autoptr (JsonNode) body = echo_request_get_json_object (request, &error);
   g_autofree char *url = NULL;
 
   if (body == NULL || !echo_music_json_get_string (json_node_get_object (body), "url", TRUE,
@@ -944,7 +927,7 @@ handle_upload_init (EchoRequest *request, gpointer data)
 {
   EchoMusicApi *api = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) body = read_body (request, &error);
+  g_autoptr (JsonNode) body = echo_request_get_json_object (request, &error);
   g_autofree char *filename = NULL, *mime = NULL, *query = NULL, *path = NULL;
   g_autofree char *title = NULL, *url = NULL, *expires_text = NULL;
   g_autoptr (EchoTrack) draft = NULL;
@@ -1218,7 +1201,7 @@ handle_session_start (EchoRequest *request, gpointer data)
 {
   EchoMusicApi *api = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) body = read_body (request, &error);
+  g_autoptr (JsonNode) body = echo_request_get_json_object (request, &error);
   g_autofree char *server_id = NULL, *channel_id = NULL;
   const EchoIdentity *identity = echo_request_get_identity (request);
   EchoMusicSession *session;
@@ -1432,7 +1415,7 @@ static void
 queue_command (EchoRequest *request, EchoMusicApi *api, QueueOp op)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) body = read_body (request, &error);
+  g_autoptr (JsonNode) body = echo_request_get_json_object (request, &error);
   g_autoptr (GPtrArray) tracks = NULL;
   g_autoptr (GPtrArray) added = NULL;
   g_autofree char *item_id = NULL;
@@ -1636,7 +1619,7 @@ handle_control (EchoRequest *request, gpointer data)
 {
   EchoMusicApi *api = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) body = read_body (request, &error);
+  g_autoptr (JsonNode) body = echo_request_get_json_object (request, &error);
   g_autofree char *action_text = NULL;
   EchoMusicSession *session;
   EchoMusicAction action;
@@ -1709,7 +1692,7 @@ handle_settings (EchoRequest *request, gpointer data)
 {
   EchoMusicApi *api = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) body = read_body (request, &error);
+  g_autoptr (JsonNode) body = echo_request_get_json_object (request, &error);
   EchoMusicSession *session;
   EchoMusicChange changed = 0, step;
   EchoMusicActor actor;
@@ -1802,7 +1785,7 @@ handle_member_put (EchoRequest *request, gpointer data)
 {
   EchoMusicApi *api = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) body = read_body (request, &error);
+  g_autoptr (JsonNode) body = echo_request_get_json_object (request, &error);
   g_autoptr (GPtrArray) roles = g_ptr_array_new ();
   const char *user = echo_request_get_param (request, "userId");
   EchoMusicSession *session;
@@ -1880,7 +1863,7 @@ handle_permission_put (EchoRequest *request, gpointer data)
 {
   EchoMusicApi *api = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) body = read_body (request, &error);
+  g_autoptr (JsonNode) body = echo_request_get_json_object (request, &error);
   EchoMusicSession *session;
   EchoMusicChange changed = 0;
   EchoMusicActor actor;

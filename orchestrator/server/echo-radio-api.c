@@ -151,26 +151,6 @@ reply_error (EchoRequest *request, const GError *error)
         error->message, NULL);
 }
 
-static JsonNode *
-read_body (EchoRequest *request, GError **error)
-{
-  GBytes *body = echo_request_get_body (request);
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  gsize len;
-  const char *data = g_bytes_get_data (body, &len);
-
-  if (len == 0)
-    return json_node_init_object (json_node_alloc (), json_object_new ());
-  if (!g_utf8_validate (data, len, NULL) ||
-      !json_parser_load_from_data (parser, data, len, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
-    g_set_error_literal (error, ECHO_RADIO_STATION_ERROR, ECHO_RADIO_STATION_ERROR_INVALID,
-        "the body must be a JSON object");
-    return NULL;
-  }
-  return json_parser_steal_root (parser);
-}
-
 /* The path's community id, validated (400 otherwise). */
 static const char *
 path_community (EchoRequest *request)
@@ -874,7 +854,7 @@ handle_station_create (EchoRequest *request, gpointer data)
     return;
   }
   id = g_uuid_string_random ();
-  if ((body = read_body (request, &error)) == NULL ||
+  if ((body = echo_request_get_json_object (request, &error)) == NULL ||
       (station = echo_radio_station_from_api (json_node_get_object (body), NULL, id,
               community, echo_clock_now_ms (), &error)) == NULL ||
       !check_fallback (api, station, &error) || !save_station (api, station, &error)) {
@@ -910,7 +890,7 @@ handle_station_put (EchoRequest *request, gpointer data)
   if (community == NULL || !check_role (request, manager_roles, "manage stations") ||
       (old = path_station (api, request, community)) == NULL)
     return;
-  if ((body = read_body (request, &error)) == NULL ||
+  if ((body = echo_request_get_json_object (request, &error)) == NULL ||
       (updated = echo_radio_station_from_api (json_node_get_object (body), old, NULL, NULL,
               echo_clock_now_ms (), &error)) == NULL) {
     reply_error (request, error);
@@ -991,7 +971,7 @@ handle_mode (EchoRequest *request, gpointer data)
 
   if (community == NULL || !check_role (request, controller_roles, "switch the mode"))
     return;
-  if ((body = read_body (request, &error)) == NULL ||
+  if ((body = echo_request_get_json_object (request, &error)) == NULL ||
       !echo_music_json_get_string (json_node_get_object (body), "mode", TRUE, &mode_text,
           &error) ||
       !echo_music_json_get_string (json_node_get_object (body), "stationId", FALSE,

@@ -311,6 +311,26 @@ echo_request_get_body (EchoRequest *request)
   return g_bytes_ref (request->body_bytes);
 }
 
+JsonNode *
+echo_request_get_json_object (EchoRequest *request, GError **error)
+{
+  GBytes *body = echo_request_get_body (request);
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  gsize len;
+  const char *data = g_bytes_get_data (body, &len);
+
+  if (len == 0)
+    return json_node_init_object (json_node_alloc (), json_object_new ());
+  if (!g_utf8_validate (data, len, NULL) ||
+      !json_parser_load_from_data (parser, data, len, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "the body must be a JSON object");
+    return NULL;
+  }
+  return json_parser_steal_root (parser);
+}
+
 const char *
 echo_request_get_remote_host (EchoRequest *request)
 {

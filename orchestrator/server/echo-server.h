@@ -130,6 +130,9 @@ const char *echo_request_get_query (EchoRequest *request, const char *name);
 const char *echo_request_get_header (EchoRequest *request, const char *name);
 /* The body (empty when there was none). */
 GBytes *echo_request_get_body (EchoRequest *request);
+/* The body as a JSON object node (an empty body is an empty object), or NULL with
+ * G_IO_ERROR_INVALID_DATA ("the body must be a JSON object") for anything else. */
+JsonNode *echo_request_get_json_object (EchoRequest *request, GError **error);
 /* The client's address as text. */
 const char *echo_request_get_remote_host (EchoRequest *request);
 /* Names the session the request is about, for its log line. */
