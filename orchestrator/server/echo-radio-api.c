@@ -15,6 +15,7 @@
 #include "echo-music-json.h"
 #include "echo-radio-player.h"
 #include "echo-radio-station.h"
+#include "icymeta.h"
 
 #define PREFIX "/api/radio/{communityId}"
 #define BODY_LIMIT (64 * 1024)
@@ -696,18 +697,14 @@ static GstTagList *
 split_song (const GstTagList *tags)
 {
   GstTagList *copy = gst_tag_list_copy (tags);
-  const char *line = NULL, *separator;
+  g_autofree char *artist = NULL, *title = NULL;
+  const char *line = NULL;
 
   if (gst_tag_list_get_tag_size (copy, GST_TAG_ARTIST) == 0 &&
       gst_tag_list_peek_string_index (copy, GST_TAG_TITLE, 0, &line) && line != NULL &&
-      (separator = strstr (line, " - ")) != NULL && separator != line &&
-      separator[3] != '\0') {
-    g_autofree char *artist = g_strndup (line, separator - line);
-    g_autofree char *title = g_strdup (separator + 3);
-
+      icy_split_artist_title (line, " - ", &artist, &title))
     gst_tag_list_add (copy, GST_TAG_MERGE_REPLACE, GST_TAG_ARTIST, artist, GST_TAG_TITLE,
         title, NULL);
-  }
   return copy;
 }
 

@@ -328,9 +328,8 @@ lookup (GPtrArray * keys, GPtrArray * values, const gchar * key)
   return NULL;
 }
 
-/* Splits "Artist<sep>Title" at the first separator; both sides must be non-empty. */
-static gboolean
-split_artist_title (const gchar * text, const gchar * sep, gchar ** artist,
+gboolean
+icy_split_artist_title (const gchar * text, const gchar * sep, gchar ** artist,
     gchar ** title)
 {
   const gchar *at;
@@ -424,14 +423,14 @@ analyse_stream_title (IcyMetadata * meta, const gchar * value,
     meta->stream_title = strip_dup (value, strlen (value));
     if (*meta->stream_title == '\0')
       return;
-    if (!split_artist_title (meta->stream_title, separator, &meta->artist,
+    if (!icy_split_artist_title (meta->stream_title, separator, &meta->artist,
             &meta->title))
       meta->title = g_strdup (meta->stream_title);
     return;
   }
 
   if (prefix != NULL && *prefix != '\0')
-    split_artist_title (prefix, separator, &split_artist, &split_title);
+    icy_split_artist_title (prefix, separator, &split_artist, &split_title);
   meta->artist = attr_artist ? g_steal_pointer (&attr_artist)
       : g_steal_pointer (&split_artist);
   if (attr_title != NULL)

@@ -37,6 +37,11 @@ typedef struct
   const gchar *separator;       /* "Artist<sep>Title"; NULL or "" disables the split */
 } IcyParseOptions;
 
+/* Splits "Artist<sep>Title" at the first @sep, both sides stripped and non-empty (FALSE
+ * otherwise, nothing set). The one rule for StreamTitle and for titles pushed to echod. */
+gboolean icy_split_artist_title (const gchar * text, const gchar * sep, gchar ** artist,
+    gchar ** title);
+
 gchar *icy_text_to_utf8 (const guint8 * data, gsize len, const gchar * charset);
 
 gsize icy_block_text_length (const guint8 * block, gsize len);
