@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "echo-radio-request.h"
+
 G_DEFINE_QUARK (echo-radio-station-error-quark, echo_radio_station_error)
 
 /* What an API body may set; the store form adds id, communityId, createdAt, updatedAt. */
@@ -174,19 +176,6 @@ read_string_map (JsonObject *obj, const char *member, const char *const *allowed
   return TRUE;
 }
 
-static gboolean
-valid_mount (const char *mount)
-{
-  gsize len = strlen (mount), i;
-
-  if (len < 2 || len > 65 || mount[0] != '/')
-    return FALSE;
-  for (i = 1; i < len; i++)
-    if (!g_ascii_isalnum (mount[i]) && strchr ("._-", mount[i]) == NULL)
-      return FALSE;
-  return TRUE;
-}
-
 /* The one reader: @obj holds every member of the store form (the API's members and the
  * bookkeeping ones); anything else is refused. */
 static EchoRadioStation *
@@ -239,7 +228,7 @@ station_read (JsonObject *obj, GError **error)
     invalid (error, "streamUrl", "given, or mount instead (not both)");
     return NULL;
   }
-  if (st->mount != NULL && !valid_mount (st->mount)) {
+  if (st->mount != NULL && !echo_radio_mount_is_valid (st->mount)) {
     invalid (error, "mount", "\"/\" and 1..64 of [A-Za-z0-9._-]");
     return NULL;
   }
