@@ -51,6 +51,7 @@ struct _EchoMusicClient {
   GSocket *socket;            /* a reference; NULL when its backlog cannot be measured */
   guint64 sent;               /* bytes handed to libsoup, frame headers included */
   guint64 acked_base;
+  guint64 acked;              /* bytes acknowledged at the last look (relative to the base) */
   gboolean closed;
   guint reap_source;
 };
@@ -96,27 +97,35 @@ frame_size (gsize payload)
   return payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10);
 }
 
+/* Unacknowledged bytes. Acknowledgements only grow, so while what was sent is within
+ * MAX_BACKLOG of the last count no client can be over it: the kernel is asked (one
+ * getsockopt) only when it could be, not on every send of every broadcast. */
 static guint64
 client_backlog (EchoMusicClient *client)
 {
   guint64 acked;
 
+  if (client->sent - MIN (client->sent, client->acked) <= MAX_BACKLOG)
+    return client->sent - MIN (client->sent, client->acked);
   if (client->socket == NULL || g_socket_is_closed (client->socket) ||
       !echo_tcp_bytes_acked (g_socket_get_fd (client->socket), &acked))
     return 0;
-  acked -= MIN (acked, client->acked_base);
-  return client->sent > acked ? client->sent - acked : 0;
+  client->acked = acked - MIN (acked, client->acked_base);
+  return client->sent - MIN (client->sent, client->acked);
 }
 
 static void
 client_send_text (EchoMusicClient *client, const char *text, gsize len)
 {
-  if (client->closed || soup_websocket_connection_get_state (client->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+  guint64 backlog;
+
+  if (client->closed ||
+      soup_websocket_connection_get_state (client->conn) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
-  if (client_backlog (client) > MAX_BACKLOG) {
+  if ((backlog = client_backlog (client)) > MAX_BACKLOG) {
     echo_log_event (G_LOG_LEVEL_WARNING, NULL, ROUTE, 1008,
         "closing a music WebSocket client that is %" G_GUINT64_FORMAT " bytes behind",
-        client_backlog (client));
+        backlog);
     soup_websocket_connection_close (client->conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
         "too slow");
     return;
