@@ -121,8 +121,9 @@ static GOptionEntry entries[] = {
       "Run the baseline server (plain libsoup: JSON parse + broadcast) and the oEmbed stand-in",
       NULL},
   {"delta", 0, 0, G_OPTION_ARG_NONE, &opt_baseline_delta,
-      "Baseline server: broadcast what changed ({op,itemId,position,votes,version}) instead "
-        "of the whole queue, to size that design", NULL},
+      "Queue events as deltas: load mode joins with \"queue\":\"delta\" (music:queue_delta);"
+        " the baseline server broadcasts {op,itemId,item (added or voted),version} instead of "
+        "the whole queue", NULL},
   {NULL}
 };
 
@@ -635,25 +636,50 @@ ws_start (Conn *c)
   conn_write (c, req, strlen (req));
 }
 
+/* A change (version) a client now holds: a fan-out sample once its operation's reply is
+ * in, else kept until it is. */
+static void
+change_seen (gint64 version, gint64 recv_us)
+{
+  VersionRecord *rec = g_hash_table_lookup (versions, &version);
+  GArray *early;
+
+  if (rec != NULL) {
+    fanout_sample (rec, recv_us);
+    return;
+  }
+  early = g_hash_table_lookup (early_events, &version);
+  if (early == NULL) {
+    gint64 *key = g_new (gint64, 1);
+
+    *key = version;
+    early = g_array_new (FALSE, FALSE, sizeof (gint64));
+    g_hash_table_insert (early_events, key, early);
+  }
+  g_array_append_val (early, recv_us);
+}
+
+/* music:queue_updated (the whole queue) or music:queue_delta: either says the client holds
+ * the queue as of its "version", so every change up to it has reached the client (a server
+ * may send the changes of one burst of operations as one event). */
 static void
 ws_event (Conn *c, const char *text, gsize len, gint64 recv_us)
 {
-  static const char prefix[] = "{\"type\":\"music:queue_updated\"";
-  const char *tail, *v;
-  gint64 version;
-  VersionRecord *rec;
+  static const char full[] = "{\"type\":\"music:queue_updated\"";
+  static const char delta[] = "{\"type\":\"music:queue_delta\"";
+  const char *v;
+  gint64 version, seen;
 
-  if (len < sizeof prefix || memcmp (text, prefix, sizeof prefix - 1) != 0) {
+  if (!(len >= sizeof full && memcmp (text, full, sizeof full - 1) == 0) &&
+      !(len >= sizeof delta && memcmp (text, delta, sizeof delta - 1) == 0)) {
     if (g_str_has_prefix (text, "{\"type\":\"music:error\""))
       g_printerr ("music-api-bench: client u%04u: %.*s\n", c->index, (int) MIN (len, 300),
           text);
     return;
   }
-  /* "version" is a top-level member (the last one in echod's events, usually): look in
-   * the tail first, then anywhere; a key inside a string would be escaped (\") */
-  tail = text + (len > 64 ? len - 64 : 0);
-  v = memmem (tail, (gsize) (text + len - tail), "\"version\":", 10);
-  for (v = v != NULL ? v : memmem (text, len, "\"version\":", 10);
+  /* "version" is a top-level member near the start in echod's events (the baseline's: the
+   * end); the first unescaped one at the top level comes before any item's members */
+  for (v = memmem (text, len, "\"version\":", 10);
       v != NULL && v > text && v[-1] == '\\';
       v = memmem (v + 1, (gsize) (text + len - v - 1), "\"version\":", 10))
     ;
@@ -675,9 +701,10 @@ ws_event (Conn *c, const char *text, gsize len, gint64 recv_us)
     c->last_version = MAX (c->last_version, version);
     return;
   }
-  if (version <= c->last_version)
+  if (version <= c->last_version) {
     events_out_of_order++;
-  c->last_version = version;
+    return;
+  }
   events_total++;
   if (recv_us >= window_start_us && recv_us < window_end_us) {
     event_bytes_in_window += len;
@@ -687,21 +714,9 @@ ws_event (Conn *c, const char *text, gsize len, gint64 recv_us)
     event_bytes_total += len;
     event_count_for_bytes++;
   }
-  rec = g_hash_table_lookup (versions, &version);
-  if (rec != NULL) {
-    fanout_sample (rec, recv_us);
-  } else {
-    GArray *early = g_hash_table_lookup (early_events, &version);
-
-    if (early == NULL) {
-      gint64 *key = g_new (gint64, 1);
-
-      *key = version;
-      early = g_array_new (FALSE, FALSE, sizeof (gint64));
-      g_hash_table_insert (early_events, key, early);
-    }
-    g_array_append_val (early, recv_us);
-  }
+  for (seen = c->last_version + 1; seen <= version; seen++)
+    change_seen (seen, recv_us);
+  c->last_version = version;
 }
 
 static void
@@ -725,8 +740,8 @@ ws_readable (Conn *c, gint64 recv_us)
     }
     c->upgraded = TRUE;
     pos = (gsize) (end - (const char *) c->in->data) + 4;
-    join = g_strdup_printf ("{\"type\":\"music:join_session\",\"sessionId\":\"%s\"}",
-        session_id);
+    join = g_strdup_printf ("{\"type\":\"music:join_session\",\"sessionId\":\"%s\"%s}",
+        session_id, opt_baseline_delta ? ",\"queue\":\"delta\"" : "");
     ws_send_frame (c, 1, join, strlen (join));
   }
   for (;;) {
@@ -1468,7 +1483,7 @@ baseline_command (Baseline *b, SoupServerMessage *msg, const char *op)
   JsonObject *body;
   const char *item_id;
   g_autofree char *text = NULL;
-  guint at;
+  guint at = 0;
   gsize len;
   const char *data = g_bytes_get_data (bytes, &len);
 
@@ -1530,11 +1545,21 @@ baseline_command (Baseline *b, SoupServerMessage *msg, const char *op)
   }
   b->version++;
   /* serialized once, sent to everyone; then the reply (echod's order) */
-  if (opt_baseline_delta)
-    text = g_strdup_printf ("{\"type\":\"music:queue_updated\",\"sessionId\":\"baseline\","
-        "\"op\":\"%s\",\"itemId\":\"%s\",\"size\":%u,\"version\":%" G_GINT64_FORMAT "}", op,
-        item_id != NULL ? item_id : "", b->items->len, b->version);
-  else
+  if (opt_baseline_delta) {
+    JsonObject *changed = strcmp (op, "add") == 0 ?
+        g_ptr_array_index (b->items, b->items->len - 1) :
+        strcmp (op, "vote") == 0 ? g_ptr_array_index (b->items, at) : NULL;
+    g_autoptr (JsonNode) node = changed != NULL ?
+        json_node_init_object (json_node_alloc (), changed) : NULL;
+    g_autofree char *item = node != NULL ? json_to_string (node, FALSE) : g_strdup ("null");
+
+    text = g_strdup_printf ("{\"type\":\"music:queue_delta\",\"sessionId\":\"baseline\","
+        "\"op\":\"%s\",\"itemId\":\"%s\",\"item\":%s,\"size\":%u,\"version\":%"
+        G_GINT64_FORMAT "}", op, item_id != NULL ? item_id : "", item, b->items->len,
+        b->version);
+  } else {
+    text = baseline_queue_text (b, "music:queue_updated");
+  }
     text = baseline_queue_text (b, "music:queue_updated");
   for (at = 0; at < b->clients->len; at++) {
     SoupWebsocketConnection *conn = g_ptr_array_index (b->clients, at);

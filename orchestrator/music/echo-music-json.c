@@ -161,3 +161,27 @@ echo_music_json_freeze (JsonNode *node)
     g_return_val_if_reached (NULL);
   return json_node_ref (json_parser_get_root (parser));
 }
+
+void
+echo_music_json_append_string (GString *out, const char *text)
+{
+  const char *p;
+
+  g_return_if_fail (out != NULL);
+  g_return_if_fail (text != NULL);
+
+  g_string_append_c (out, '"');
+  for (p = text; *p != '\0'; p++) {
+    guchar c = (guchar) * p;
+
+    if (c == '"' || c == '\\') {
+      g_string_append_c (out, '\\');
+      g_string_append_c (out, (char) c);
+    } else if (c < 0x20) {
+      g_string_append_printf (out, "\\u%04x", c);
+    } else {
+      g_string_append_c (out, (char) c);
+    }
+  }
+  g_string_append_c (out, '"');
+}

@@ -5,7 +5,7 @@
  * the member's type (and range) and fails with ECHO_MUSIC_ERROR_INVALID naming the member, so
  * a truncated or hand-edited document is refused with a clear message instead of crashing.
  * Used by the store forms of tracks and queues; internal to echo-music. Also the one
- * formatter of times for the API's JSON.
+ * formatter of times for the API's JSON, and of strings in JSON assembled as text.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -43,6 +43,10 @@ JsonNode *echo_music_json_parse_object (const char *text, const char *what, GErr
 /* Unix ms as ISO 8601 UTC with milliseconds ("2026-11-21T23:00:00.000Z"); floor division,
  * so times before 1970 keep a millisecond part in 0..999. */
 char     *echo_music_json_format_time_ms (gint64 unix_ms);
+
+/* Appends @text (UTF-8) as a JSON string, quotes included: for JSON assembled as text from
+ * parts already serialized (queue events). */
+void      echo_music_json_append_string (GString *out, const char *text);
 
 /* An immutable deep copy of @node (or @node itself, referenced, when already sealed), so
  * copies of a track can share it safely. */

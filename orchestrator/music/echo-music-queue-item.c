@@ -118,6 +118,7 @@ echo_queue_item_free (EchoQueueItem *item)
   g_free (item->added_by);
   g_hash_table_unref (item->voters);
   g_free (item->requeued_as);
+  g_free (item->api_text);
   g_free (item);
 }
 
@@ -194,6 +195,32 @@ echo_queue_item_to_json (const EchoQueueItem *item)
   add_time_or_null (b, "endedAt", item->ended_at_ms);
   json_builder_end_object (b);
   return json_builder_get_root (b);
+}
+
+const char *
+echo_queue_item_to_json_text (EchoQueueItem *item)
+{
+  g_autoptr (JsonNode) node = NULL;
+
+  g_return_val_if_fail (item != NULL, NULL);
+
+  if (item->api_text == NULL || item->api_text_revision != item->revision ||
+      item->api_text_position != item->position) {
+    node = echo_queue_item_to_json (item);
+    g_free (item->api_text);
+    item->api_text = json_to_string (node, FALSE);
+    item->api_text_revision = item->revision;
+    item->api_text_position = item->position;
+  }
+  return item->api_text;
+}
+
+void
+echo_queue_item_changed (EchoQueueItem *item)
+{
+  g_return_if_fail (item != NULL);
+
+  item->revision++;
 }
 
 JsonNode *

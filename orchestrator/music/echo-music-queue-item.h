@@ -63,6 +63,15 @@ typedef struct
                                  * through before starting the next */
   char *requeued_as;            /* ended under loop ALL: the id of its copy queued at the
                                  * back (back() takes that copy out again); else NULL */
+  guint64 revision;             /* bumped (echo_queue_item_changed ()) whenever a member of
+                                 * the API form other than "position" changes: what queue
+                                 * deltas compare */
+
+  /* echo_queue_item_to_json_text ()'s cache: the text, and the revision and position it
+   * was made for. */
+  char *api_text;
+  guint64 api_text_revision;
+  guint api_text_position;
 } EchoQueueItem;
 
 /* A queued item (status QUEUED, no votes) holding a copy of @track. */
@@ -78,6 +87,11 @@ GPtrArray     *echo_queue_item_sorted_voters (const EchoQueueItem *item);
  * 8601 with ms),"votes","voters":[user ids, sorted],"position","status","startedAt",
  * "endedAt" (ISO 8601 or null)}. */
 JsonNode      *echo_queue_item_to_json (const EchoQueueItem *item);
+/* The same form as JSON text, made once per revision and position and kept in @item (so a
+ * queue of unchanged items serializes by concatenation); valid until @item changes. */
+const char    *echo_queue_item_to_json_text (EchoQueueItem *item);
+/* To be called by whoever changes a member of the API form (position excepted). */
+void           echo_queue_item_changed (EchoQueueItem *item);
 
 /* Store form: everything, bookkeeping included, as a JSON object node. */
 JsonNode      *echo_queue_item_to_store_json (const EchoQueueItem *item);

@@ -355,6 +355,7 @@ echo_music_queue_vote (EchoMusicQueue *queue, const char *item_id, const char *u
     return FALSE;
   g_hash_table_insert (item->voters, g_strdup (user_id), GINT_TO_POINTER (value));
   item->votes += value;
+  echo_queue_item_changed (item);
   settle_order (queue);
   return TRUE;
 }
@@ -386,6 +387,7 @@ mark_playing (EchoMusicQueue * queue, EchoQueueItem * item, gint64 now_ms)
   item->status = ECHO_QUEUE_PLAYING;
   item->started_at_ms = now_ms;
   item->ended_at_ms = 0;
+  echo_queue_item_changed (item);
   queue->current = item;
   queue->round = item->round;
 }
@@ -473,6 +475,7 @@ end_current (EchoMusicQueue * queue, EchoQueueStatus end, EchoLoopMode loop, gin
   queue->current = NULL;
   item->status = end;
   item->ended_at_ms = now_ms;
+  echo_queue_item_changed (item);
   if (end == ECHO_QUEUE_PLAYED)
     queue->played += queue->played < G_MAXUINT;
   else
@@ -549,6 +552,7 @@ echo_music_queue_back (EchoMusicQueue *queue, gint64 now_ms, GError **error)
     item->status = ECHO_QUEUE_QUEUED;
     item->started_at_ms = 0;
     item->ended_at_ms = 0;
+    echo_queue_item_changed (item);
     g_ptr_array_insert (queue->queued, 0, item);
   }
   settle_order (queue);
@@ -688,6 +692,134 @@ echo_music_queue_to_json (EchoMusicQueue *queue)
 {
   g_return_val_if_fail (queue != NULL, NULL);
   return items_to_json (queue->queued, echo_queue_item_to_json);
+}
+
+/* Appends the items' texts as a JSON array. */
+static void
+append_items_text (GString * out, GPtrArray * items)
+{
+  guint i;
+
+  g_string_append_c (out, '[');
+  for (i = 0; i < items->len; i++) {
+    if (i > 0)
+      g_string_append_c (out, ',');
+    g_string_append (out, echo_queue_item_to_json_text (g_ptr_array_index (items, i)));
+  }
+  g_string_append_c (out, ']');
+}
+
+char *
+echo_music_queue_to_json_text (EchoMusicQueue *queue)
+{
+  GString *out;
+
+  g_return_val_if_fail (queue != NULL, NULL);
+
+  out = g_string_sized_new (256 * (queue->queued->len + 1));
+  append_items_text (out, queue->queued);
+  return g_string_free (out, FALSE);
+}
+
+struct _EchoMusicQueueMark
+{
+  GPtrArray *ids;               /* char*, owned, in play order */
+  GHashTable *revisions;        /* id (in ids) -> guint64* revision */
+};
+
+EchoMusicQueueMark *
+echo_music_queue_mark_new (EchoMusicQueue *queue)
+{
+  EchoMusicQueueMark *mark;
+  guint i;
+
+  g_return_val_if_fail (queue != NULL, NULL);
+
+  mark = g_new0 (EchoMusicQueueMark, 1);
+  mark->ids = g_ptr_array_new_full (queue->queued->len, g_free);
+  mark->revisions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  for (i = 0; i < queue->queued->len; i++) {
+    EchoQueueItem *item = g_ptr_array_index (queue->queued, i);
+    char *id = g_strdup (item->id);
+
+    g_ptr_array_add (mark->ids, id);
+    g_hash_table_insert (mark->revisions, id, g_memdup2 (&item->revision,
+            sizeof item->revision));
+  }
+  return mark;
+}
+
+void
+echo_music_queue_mark_free (EchoMusicQueueMark *mark)
+{
+  if (mark == NULL)
+    return;
+  g_hash_table_unref (mark->revisions);
+  g_ptr_array_unref (mark->ids);
+  g_free (mark);
+}
+
+char *
+echo_music_queue_delta_text (EchoMusicQueue *queue, const EchoMusicQueueMark *mark)
+{
+  g_autoptr (GHashTable) now = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) changed = g_ptr_array_new ();
+  g_autoptr (GPtrArray) result = g_ptr_array_new ();   /* the order a client gets, ids */
+  GString *out;
+  gboolean removed_any = FALSE, in_order = TRUE;
+  guint i;
+
+  g_return_val_if_fail (queue != NULL, NULL);
+  g_return_val_if_fail (mark != NULL, NULL);
+
+  for (i = 0; i < queue->queued->len; i++) {
+    EchoQueueItem *item = g_ptr_array_index (queue->queued, i);
+    const guint64 *revision = g_hash_table_lookup (mark->revisions, item->id);
+
+    g_hash_table_insert (now, item->id, item);
+    if (revision == NULL || *revision != item->revision)
+      g_ptr_array_add (changed, item);
+  }
+
+  out = g_string_new ("\"removed\":[");
+  for (i = 0; i < mark->ids->len; i++) {
+    const char *id = g_ptr_array_index (mark->ids, i);
+
+    if (g_hash_table_contains (now, id)) {
+      g_ptr_array_add (result, (gpointer) id);
+      continue;
+    }
+    if (removed_any)
+      g_string_append_c (out, ',');
+    echo_music_json_append_string (out, id);
+    removed_any = TRUE;
+  }
+  g_string_append (out, "],\"items\":");
+  append_items_text (out, changed);
+  /* what the client's procedure gives: kept ids in their old order, new ones appended */
+  for (i = 0; i < changed->len; i++) {
+    EchoQueueItem *item = g_ptr_array_index (changed, i);
+
+    if (!g_hash_table_contains (mark->revisions, item->id))
+      g_ptr_array_add (result, item->id);
+  }
+  for (i = 0; i < result->len && in_order; i++)
+    in_order = strcmp (g_ptr_array_index (result, i),
+        ((EchoQueueItem *) g_ptr_array_index (queue->queued, i))->id) == 0;
+  if (!removed_any && changed->len == 0 && in_order) {
+    g_string_free (out, TRUE);
+    return NULL;
+  }
+  if (!in_order) {
+    g_string_append (out, ",\"order\":[");
+    for (i = 0; i < queue->queued->len; i++) {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      echo_music_json_append_string (out, ((EchoQueueItem *) g_ptr_array_index (queue->queued, i))->id);
+    }
+    g_string_append_c (out, ']');
+  }
+  return g_string_free (out, FALSE);
 }
 
 JsonNode *

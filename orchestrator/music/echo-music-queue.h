@@ -148,6 +148,26 @@ JsonNode       *echo_queue_stats_to_json (const EchoQueueStats *stats);
 /* The queued items in play order as an array of echo_queue_item_to_json objects. */
 JsonNode       *echo_music_queue_to_json (EchoMusicQueue *queue);
 
+/* The same as JSON text, made from the items' cached texts (echo_queue_item_to_json_text). */
+char           *echo_music_queue_to_json_text (EchoMusicQueue *queue);
+
+/* Queue deltas: what a client holding the queue as it was at a mark needs to hold it as it
+ * is now. A mark remembers the queued items' ids, order and revisions. The delta is JSON
+ * object members (no braces):
+ *   "removed":[item ids no longer queued],
+ *   "items":[echo_queue_item_to_json objects, new or changed since the mark, in play order],
+ *   "order":[every queued item id in play order]   (only when needed, see below)
+ * and a client applies it so: drop the removed ids; replace each listed item it holds and
+ * append the others in the order given; then, when "order" is present, sort by it. Its
+ * items' "position" members are their indexes in the result. */
+typedef struct _EchoMusicQueueMark EchoMusicQueueMark;
+
+EchoMusicQueueMark *echo_music_queue_mark_new (EchoMusicQueue *queue);
+void            echo_music_queue_mark_free (EchoMusicQueueMark *mark);
+/* NULL when nothing changed since @mark. */
+char           *echo_music_queue_delta_text (EchoMusicQueue *queue,
+                                             const EchoMusicQueueMark *mark);
+
 /* History (newest first, at most @limit, 0: all) as an array of item objects. */
 JsonNode       *echo_music_queue_history_to_json (EchoMusicQueue *queue, guint limit);
 
@@ -162,5 +182,6 @@ EchoMusicQueue *echo_music_queue_deserialize (const char *text, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EchoMusicQueue, echo_music_queue_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EchoQueueStats, echo_queue_stats_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EchoMusicQueueMark, echo_music_queue_mark_free)
 
 G_END_DECLS

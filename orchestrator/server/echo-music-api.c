@@ -56,10 +56,15 @@ struct _EchoMusicApi {
   guint late_source;
 };
 
-/* What a session has besides its state: its player and its deadline timer. */
+/* What a session has besides its state: its player, its deadline timer and the events not
+ * yet sent. */
 typedef struct {
   EchoMusicApi *api;
   char *session_id;
+  EchoMusicChange pending;    /* changes whose events wait for flush_events () */
+  guint flush_source;
+  EchoMusicQueueMark *queue_mark;   /* the queue as the last queue event showed it */
+  guint64 queue_version;      /* the session version of that event */
   EchoMusicPlayer *player;    /* made when a server-side track first plays */
   char *player_item;          /* the item the player plays (or NULL) */
   char *player_next;          /* the item it will join without a gap (or NULL) */
@@ -86,6 +91,8 @@ runtime_free (gpointer data)
   Runtime *rt = data;
 
   g_clear_handle_id (&rt->deadline_source, g_source_remove);
+  g_clear_handle_id (&rt->flush_source, g_source_remove);
+  g_clear_pointer (&rt->queue_mark, echo_music_queue_mark_free);
   g_clear_pointer (&rt->player, echo_music_player_free);
   g_free (rt->player_item);
   g_free (rt->player_next);
@@ -254,16 +261,27 @@ session_fields (EchoMusicSession *session, gint64 now_ms)
   return node;
 }
 
+/* "sessionId":..,"version":..,"queue":[...]: the members of a whole-queue message as text
+ * (items' texts are cached, so this is mostly concatenation). */
+static void
+append_queue_members (GString *out, EchoMusicSession *session)
+{
+  g_autofree char *queue = echo_music_queue_to_json_text (echo_music_session_get_queue (session));
+
+  g_string_append (out, "\"sessionId\":");
+  echo_music_json_append_string (out, echo_music_session_get_id (session));
+  g_string_append_printf (out, ",\"version\":%" G_GUINT64_FORMAT ",\"queue\":%s",
+      echo_music_session_get_version (session), queue);
+}
+
 static JsonNode *
 queue_fields (EchoMusicSession *session)
 {
-  JsonObject *object = json_object_new ();
+  g_autoptr (GString) out = g_string_new ("{");
 
-  json_object_set_string_member (object, "sessionId", echo_music_session_get_id (session));
-  json_object_set_member (object, "queue",
-      echo_music_queue_to_json (echo_music_session_get_queue (session)));
-  json_object_set_int_member (object, "version", echo_music_session_get_version (session));
-  return object_node (object);
+  append_queue_members (out, session);
+  g_string_append_c (out, '}');
+  return json_from_string (out->str, NULL);
 }
 
 static JsonNode *
@@ -295,22 +313,105 @@ now_playing_fields (EchoMusicSession *session, gint64 now_ms)
   return object_node (object);
 }
 
-static void
-broadcast (EchoMusicApi *api, EchoMusicSession *session, const char *type, JsonNode *fields)
+/* The rooms of a session: SESSIONID gets every event but the queue's, SESSIONID#queue the
+ * whole queue on each change (music:queue_updated, seed 000's event), SESSIONID#queue-delta
+ * only what changed (music:queue_delta, see echo_music_queue_delta_text ()). */
+static char *
+queue_room (EchoMusicSession *session, gboolean delta)
 {
-  echo_music_hub_broadcast (api->hub, echo_music_session_get_id (session), type, fields);
+  return g_strconcat (echo_music_session_get_id (session), delta ? "#queue-delta" : "#queue",
+      NULL);
+}
+
+static void
+send_event (EchoMusicApi *api, const char *room, const char *type, JsonNode *fields)
+{
+  echo_music_hub_broadcast (api->hub, room, type, fields);
   json_node_unref (fields);
 }
 
 static void
-broadcast_overlay (EchoMusicApi *api, EchoMusicSession *session, const char *type,
-    JsonNode *fields)
+send_queue_events (EchoMusicApi *api, EchoMusicSession *session, Runtime *rt)
 {
-  g_autofree char *room = g_strconcat ("overlay:", echo_music_session_get_server_id (session),
-      NULL);
+  EchoMusicQueue *queue = echo_music_session_get_queue (session);
+  g_autofree char *full_room = queue_room (session, FALSE);
+  g_autofree char *delta_room = queue_room (session, TRUE);
+  guint64 version = echo_music_session_get_version (session);
 
-  echo_music_hub_broadcast (api->hub, room, type, fields);
-  json_node_unref (fields);
+  if (echo_music_hub_room_size (api->hub, full_room) > 0) {
+    g_autoptr (GString) out = g_string_new ("{\"type\":\"music:queue_updated\",");
+
+    append_queue_members (out, session);
+    g_string_append_c (out, '}');
+    echo_music_hub_broadcast_text (api->hub, full_room, out->str, out->len);
+  }
+  if (rt->queue_mark != NULL && echo_music_hub_room_size (api->hub, delta_room) > 0) {
+    g_autofree char *delta = echo_music_queue_delta_text (queue, rt->queue_mark);
+    g_autoptr (GString) out = g_string_new ("{\"type\":\"music:queue_delta\",\"sessionId\":");
+
+    /* nothing a client shows changed (e.g. the added item started at once): the mark, and
+     * the version deltas count from, stand */
+    if (delta == NULL)
+      return;
+    echo_music_json_append_string (out, echo_music_session_get_id (session));
+    g_string_append_printf (out, ",\"since\":%" G_GUINT64_FORMAT ",\"version\":%"
+        G_GUINT64_FORMAT ",%s}", rt->queue_version, version, delta);
+    echo_music_hub_broadcast_text (api->hub, delta_room, out->str, out->len);
+  }
+  g_clear_pointer (&rt->queue_mark, echo_music_queue_mark_free);
+  rt->queue_mark = echo_music_queue_mark_new (queue);
+  rt->queue_version = version;
+}
+
+/* Sends the events of the changes made since the last flush, once each, with the state as
+ * it is now: changes made within one main-loop turn (a burst of commands) go out as one
+ * event per kind. */
+static void
+flush_events (EchoMusicApi *api, EchoMusicSession *session)
+{
+  Runtime *rt = g_hash_table_lookup (api->runtimes, echo_music_session_get_id (session));
+  const char *room = echo_music_session_get_id (session);
+  gint64 now = echo_clock_now_ms ();
+  EchoMusicChange changed;
+
+  if (rt == NULL || rt->pending == 0)
+    return;
+  changed = rt->pending;
+  rt->pending = 0;
+  g_clear_handle_id (&rt->flush_source, g_source_remove);
+  if (changed & (ECHO_MUSIC_CHANGED_STATE | ECHO_MUSIC_CHANGED_SETTINGS |
+          ECHO_MUSIC_CHANGED_MEMBERS | ECHO_MUSIC_CHANGED_NOW_PLAYING))
+    send_event (api, room, "music:session_state", session_fields (session, now));
+  if (changed & ECHO_MUSIC_CHANGED_QUEUE)
+    send_queue_events (api, session, rt);
+  if (changed & ECHO_MUSIC_CHANGED_NOW_PLAYING) {
+    g_autofree char *overlay = g_strconcat ("overlay:",
+        echo_music_session_get_server_id (session), NULL);
+
+    send_event (api, room, "music:now_playing", now_playing_fields (session, now));
+    send_event (api, overlay, "overlay:now_playing", now_playing_fields (session, now));
+  }
+}
+
+static gboolean
+on_flush (gpointer data)
+{
+  Runtime *rt = data;
+  EchoMusicSession *session = echo_music_pool_lookup (rt->api->pool, rt->session_id, NULL);
+
+  rt->flush_source = 0;
+  if (session != NULL)
+    flush_events (rt->api, session);
+  return G_SOURCE_REMOVE;
+}
+
+/* Any other event of a session goes out after the pending ones, so every client sees them
+ * in the order they happened. */
+static void
+broadcast (EchoMusicApi *api, EchoMusicSession *session, const char *type, JsonNode *fields)
+{
+  flush_events (api, session);
+  send_event (api, echo_music_session_get_id (session), type, fields);
 }
 
 static void
@@ -614,22 +715,17 @@ static void
 apply_change (EchoMusicApi *api, EchoMusicSession *session, EchoMusicChange changed,
     gboolean seeked)
 {
-  gint64 now = echo_clock_now_ms ();
+  Runtime *rt;
 
   if (changed == 0)
     return;
   echo_music_pool_mark_dirty (api->pool, session);
   sync_player (api, session, changed, seeked);
   schedule_deadline (api, session);
-  if (changed & (ECHO_MUSIC_CHANGED_STATE | ECHO_MUSIC_CHANGED_SETTINGS |
-          ECHO_MUSIC_CHANGED_MEMBERS | ECHO_MUSIC_CHANGED_NOW_PLAYING))
-    broadcast (api, session, "music:session_state", session_fields (session, now));
-  if (changed & ECHO_MUSIC_CHANGED_QUEUE)
-    broadcast (api, session, "music:queue_updated", queue_fields (session));
-  if (changed & ECHO_MUSIC_CHANGED_NOW_PLAYING) {
-    broadcast (api, session, "music:now_playing", now_playing_fields (session, now));
-    broadcast_overlay (api, session, "overlay:now_playing", now_playing_fields (session, now));
-  }
+  rt = runtime_get (api, session);
+  rt->pending |= changed;
+  if (rt->flush_source == 0)
+    rt->flush_source = g_idle_add_full (G_PRIORITY_DEFAULT, on_flush, rt, NULL);
 }
 
 /* --- WebSocket: joining, heartbeats, pings --- */
@@ -643,12 +739,21 @@ may_watch (EchoMusicSession *session, const EchoIdentity *identity)
           "admin"));
 }
 
+/* {"type":"music:join_session","sessionId":..,"queue":"full"|"delta"}: the client gets the
+ * state at once, then every event; "queue" chooses its queue events (default "full",
+ * seed 000's music:queue_updated). */
 static gboolean
-hub_join (EchoMusicClient *client, const char *session_id, GError **error, gpointer data)
+hub_join (EchoMusicClient *client, const char *session_id, JsonObject *message,
+    GError **error, gpointer data)
 {
   EchoMusicApi *api = data;
   EchoMusicSession *session = echo_music_pool_lookup (api->pool, session_id, error);
   gint64 now = echo_clock_now_ms ();
+  g_autofree char *mode = NULL;
+  g_autofree char *room = NULL;
+  g_autoptr (GString) queue = g_string_new ("{\"type\":\"music:queue_updated\",");
+  gboolean delta;
+  Runtime *rt;
   JsonNode *fields;
 
   if (session == NULL)
@@ -658,18 +763,37 @@ hub_join (EchoMusicClient *client, const char *session_id, GError **error, gpoin
         "only members of the voice channel may join its music session");
     return FALSE;
   }
+  if (!echo_music_json_get_string (message, "queue", FALSE, &mode, error))
+    return FALSE;
+  if (mode != NULL && strcmp (mode, "full") != 0 && strcmp (mode, "delta") != 0) {
+    g_set_error_literal (error, ECHO_MUSIC_ERROR, ECHO_MUSIC_ERROR_INVALID,
+        "queue must be \"full\" or \"delta\"");
+    return FALSE;
+  }
+  delta = mode != NULL && strcmp (mode, "delta") == 0;
+  /* the events of changes already made go out first (this client, in the session's room
+   * already, gets those that are not the queue's), so the state below is the base of the
+   * next delta */
+  flush_events (api, session);
   fields = session_fields (session, now);
   echo_music_client_send (client, "music:session_state", fields);
   json_node_unref (fields);
-  fields = queue_fields (session);
-  echo_music_client_send (client, "music:queue_updated", fields);
-  json_node_unref (fields);
+  append_queue_members (queue, session);
+  g_string_append_c (queue, '}');
+  echo_music_client_send_text (client, queue->str, queue->len);
   if (echo_music_session_get_current (session) != NULL) {
     fields = now_playing_fields (session, now);
     echo_music_client_send (client, "music:now_playing", fields);
     json_node_unref (fields);
   }
-  return TRUE;
+  rt = runtime_get (api, session);
+  if (delta && rt->queue_mark == NULL) {
+    /* the first delta client: deltas count from now */
+    rt->queue_mark = echo_music_queue_mark_new (echo_music_session_get_queue (session));
+    rt->queue_version = echo_music_session_get_version (session);
+  }
+  room = queue_room (session, delta);
+  return echo_music_client_join_room (client, room, error);
 }
 
 static gboolean
@@ -1427,7 +1551,9 @@ queue_command (EchoRequest *request, EchoMusicApi *api, QueueOp op)
   guint removed = 0;
   gboolean ok = FALSE;
   EchoMusicState before;
-  g_autoptr (JsonNode) reply = NULL;
+  g_autoptr (GString) reply = NULL;
+  gsize len;
+  guint i;
 
   if (body == NULL) {
     reply_error (request, error);
@@ -1502,20 +1628,22 @@ queue_command (EchoRequest *request, EchoMusicApi *api, QueueOp op)
   music_starting (api, session, before);
   apply_change (api, session, changed, FALSE);
 
-  reply = queue_fields (session);
+  reply = g_string_new ("{");
+  append_queue_members (reply, session);
   if (added != NULL) {
-    JsonArray *items = json_array_new ();
-    guint i;
-
+    g_string_append (reply, ",\"added\":[");
     for (i = 0; i < added->len; i++)
-      json_array_add_element (items, echo_queue_item_to_json (g_ptr_array_index (added, i)));
-    json_object_set_array_member (json_node_get_object (reply), "added", items);
+      g_string_append_printf (reply, "%s%s", i > 0 ? "," : "",
+          echo_queue_item_to_json_text (g_ptr_array_index (added, i)));
+    g_string_append_c (reply, ']');
   }
   if (op == QUEUE_CLEAR)
-    json_object_set_int_member (json_node_get_object (reply), "removed", removed);
-  json_object_set_string_member (json_node_get_object (reply), "state",
+    g_string_append_printf (reply, ",\"removed\":%u", removed);
+  g_string_append_printf (reply, ",\"state\":\"%s\"}",
       echo_music_state_to_string (echo_music_session_get_state (session)));
-  echo_request_reply_node (request, SOUP_STATUS_OK, reply);
+  len = reply->len;
+  echo_request_reply_take (request, SOUP_STATUS_OK, g_string_free (g_steal_pointer (&reply),
+          FALSE), (gssize) len);
 }
 
 static void

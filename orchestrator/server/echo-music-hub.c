@@ -134,33 +134,22 @@ client_send_text (EchoMusicClient *client, const char *text, gsize len)
   client->sent += frame_size (len);
 }
 
-/* {"type":type, ...fields} as text. */
+/* {"type":type, ...fields} as text: the fields object serialized as it is (no copy),
+ * "type" spliced in front. */
 static char *
 event_text (const char *type, JsonNode *fields, gsize *len)
 {
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
-  JsonObject *object;
+  g_autofree char *members = NULL;
+  char *text;
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, type);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  object = json_node_get_object (root);
-  if (fields != NULL && JSON_NODE_HOLDS_OBJECT (fields)) {
-    JsonObjectIter iter;
-    const char *name;
-    JsonNode *value;
-
-    json_object_iter_init (&iter, json_node_get_object (fields));
-    while (json_object_iter_next (&iter, &name, &value))
-      if (strcmp (name, "type") != 0)
-        json_object_set_member (object, name, json_node_copy (value));
-  }
-  json_generator_set_root (generator, root);
-  return json_generator_to_data (generator, len);
+  if (fields != NULL && JSON_NODE_HOLDS_OBJECT (fields) &&
+      json_object_get_size (json_node_get_object (fields)) > 0)
+    members = json_to_string (fields, FALSE);
+  /* members is "{...}": keep what follows its brace */
+  text = members != NULL ? g_strconcat ("{\"type\":\"", type, "\",", members + 1, NULL) :
+      g_strconcat ("{\"type\":\"", type, "\"}", NULL);
+  *len = strlen (text);
+  return text;
 }
 
 void
@@ -169,6 +158,12 @@ echo_music_client_send (EchoMusicClient *client, const char *type, JsonNode *fie
   gsize len;
   g_autofree char *text = event_text (type, fields, &len);
 
+  client_send_text (client, text, len);
+}
+
+void
+echo_music_client_send_text (EchoMusicClient *client, const char *text, gsize len)
+{
   client_send_text (client, text, len);
 }
 
@@ -225,17 +220,23 @@ echo_music_client_join_room (EchoMusicClient *client, const char *room, GError *
   return TRUE;
 }
 
+/* Leaves @room and its sub-rooms ("ROOM#..."). */
 static void
 client_leave_room (EchoMusicClient *client, const char *room)
 {
-  guint i;
+  gsize n = strlen (room);
+  guint i = 0;
 
-  for (i = 0; i < client->rooms->len; i++)
-    if (strcmp (g_ptr_array_index (client->rooms, i), room) == 0) {
-      room_remove (client->hub, room, client);
+  while (i < client->rooms->len) {
+    const char *name = g_ptr_array_index (client->rooms, i);
+
+    if (strncmp (name, room, n) == 0 && (name[n] == '\0' || name[n] == '#')) {
+      room_remove (client->hub, name, client);
       g_ptr_array_remove_index_fast (client->rooms, i);
-      return;
+    } else {
+      i++;
     }
+  }
 }
 
 /* A string member that names something: 1..128 printable ASCII. */
@@ -305,7 +306,7 @@ handle_message (EchoMusicClient *client, JsonObject *message, double t1, GError 
     /* in the room first, so the state the owner sends and every later event arrive */
     if (!echo_music_client_join_room (client, id, error))
       return FALSE;
-    if (!hub->callbacks.join (client, id, error, hub->user_data)) {
+    if (!hub->callbacks.join (client, id, message, error, hub->user_data)) {
       client_leave_room (client, id);
       return FALSE;
     }
@@ -447,22 +448,32 @@ echo_music_hub_free (EchoMusicHub *hub)
 }
 
 void
-echo_music_hub_broadcast (EchoMusicHub *hub, const char *room, const char *type,
-    JsonNode *fields)
+echo_music_hub_broadcast_text (EchoMusicHub *hub, const char *room, const char *text,
+    gsize len)
 {
   GPtrArray *members = g_hash_table_lookup (hub->rooms, room);
   g_autoptr (GPtrArray) snapshot = NULL;
-  g_autofree char *text = NULL;
-  gsize len;
   guint i;
 
   if (members == NULL || members->len == 0)
     return;
-  text = event_text (type, fields, &len);
   /* sending may close a slow client, which edits the room */
   snapshot = g_ptr_array_copy (members, NULL, NULL);
   for (i = 0; i < snapshot->len; i++)
     client_send_text (g_ptr_array_index (snapshot, i), text, len);
+}
+
+void
+echo_music_hub_broadcast (EchoMusicHub *hub, const char *room, const char *type,
+    JsonNode *fields)
+{
+  g_autofree char *text = NULL;
+  gsize len;
+
+  if (echo_music_hub_room_size (hub, room) == 0)
+    return;
+  text = event_text (type, fields, &len);
+  echo_music_hub_broadcast_text (hub, room, text, len);
 }
 
 guint

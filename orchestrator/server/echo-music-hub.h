@@ -8,7 +8,8 @@
  *
  * Rooms. A client joins the room of a music session ("music:join_session" {sessionId}; the
  * owner's join callback decides whether it may and sends the current state) and receives
- * every broadcast to it; "music:leave_session" leaves. The overlay stream is a room too
+ * every broadcast to it; the owner may put it in sub-rooms named "SESSIONID#..." too (e.g.
+ * per kind of queue event), and "music:leave_session" leaves the room and its sub-rooms. The overlay stream is a room too
  * ("overlay:subscribe" {serverId}: now playing and mode changes of one community, for a
  * browser source; any authenticated client may subscribe).
  *
@@ -18,7 +19,8 @@
  * client adds t3 on receipt: offset = ((t1 - t0) + (t2 - t3)) / 2). Malformed messages get
  * {"type":"music:error","code":"INVALID_MESSAGE","error":...}; the socket stays open.
  *
- * Broadcasts serialize their message once, whatever the number of clients. A client whose
+ * Broadcasts serialize their message once, whatever the number of clients (a field named
+ * "type" in @fields would repeat the member: callers never set one). A client whose
  * unacknowledged bytes exceed MAX_BACKLOG is closed (1008, "too slow"): events must not be
  * dropped silently, and a client that reconnects gets the current state on joining.
  *
@@ -39,8 +41,8 @@ typedef struct {
   /* A client asks to join a session's room. Return FALSE with @error (ECHO_MUSIC_ERROR) to
    * refuse; on TRUE the hub adds it to the room named @session_id and the owner sends what
    * it needs (echo_music_client_send ()). */
-  gboolean (*join) (EchoMusicClient *client, const char *session_id, GError **error,
-      gpointer user_data);
+  gboolean (*join) (EchoMusicClient *client, const char *session_id, JsonObject *message,
+      GError **error, gpointer user_data);
   /* Any other message with a "type" the hub does not handle itself (e.g.
    * "music:heartbeat"); @message is the parsed object. Return FALSE with @error to answer
    * with music:error. */
@@ -58,6 +60,9 @@ void echo_music_hub_free (EchoMusicHub *hub);
  * are named "overlay:SERVERID"). @fields is an object node, not taken. */
 void echo_music_hub_broadcast (EchoMusicHub *hub, const char *room, const char *type,
     JsonNode *fields);
+/* Sends @text (a whole message, valid UTF-8 JSON) to every client in @room. */
+void echo_music_hub_broadcast_text (EchoMusicHub *hub, const char *room, const char *text,
+    gsize len);
 guint echo_music_hub_room_size (EchoMusicHub *hub, const char *room);
 guint echo_music_hub_client_count (EchoMusicHub *hub);
 
@@ -74,6 +79,8 @@ gboolean echo_music_client_join_room (EchoMusicClient *client, const char *room,
 
 /* To one client. */
 void echo_music_client_send (EchoMusicClient *client, const char *type, JsonNode *fields);
+/* A whole message as text. */
+void echo_music_client_send_text (EchoMusicClient *client, const char *text, gsize len);
 /* {"type":"music:error","code":CODE,"error":message} from an ECHO_MUSIC_ERROR (or any). */
 void echo_music_client_send_error (EchoMusicClient *client, const GError *error);
 const EchoIdentity *echo_music_client_get_identity (EchoMusicClient *client);

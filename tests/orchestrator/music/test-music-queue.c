@@ -1346,11 +1346,193 @@ test_store_rejects_wrong_types (void)
     assert_refused (not_queues[i]);
 }
 
+/* --- deltas --- */
+
+/* What a client does with a delta (echo-music-queue.h): @held is the queue it holds (a
+ * JsonArray of item objects), changed in place. */
+static void
+apply_delta (JsonArray * held, const char *members)
+{
+  g_autofree char *text = g_strconcat ("{", members, "}", NULL);
+  g_autoptr (JsonNode) root = json_from_string (text, NULL);
+  JsonObject *delta;
+  JsonArray *removed, *items, *order;
+  g_autoptr (GPtrArray) kept = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  guint i, j;
+
+  g_assert_nonnull (root);
+  delta = json_node_get_object (root);
+  removed = json_object_get_array_member (delta, "removed");
+  items = json_object_get_array_member (delta, "items");
+  order = json_object_has_member (delta, "order") ?
+      json_object_get_array_member (delta, "order") : NULL;
+
+  for (i = 0; i < json_array_get_length (held); i++) {
+    JsonNode *node = json_array_get_element (held, i);
+    const char *id = json_object_get_string_member (json_node_get_object (node), "id");
+    gboolean gone = FALSE;
+
+    for (j = 0; j < json_array_get_length (removed); j++)
+      gone |= strcmp (json_array_get_string_element (removed, j), id) == 0;
+    if (!gone)
+      g_ptr_array_add (kept, json_node_copy (node));
+  }
+  for (i = 0; i < json_array_get_length (items); i++) {
+    JsonNode *item = json_array_get_element (items, i);
+    const char *id = json_object_get_string_member (json_node_get_object (item), "id");
+    gboolean replaced = FALSE;
+
+    for (j = 0; j < kept->len && !replaced; j++) {
+      JsonObject *old = json_node_get_object (g_ptr_array_index (kept, j));
+
+      if (strcmp (json_object_get_string_member (old, "id"), id) == 0) {
+        json_node_unref (g_ptr_array_index (kept, j));
+        kept->pdata[j] = json_node_copy (item);
+        replaced = TRUE;
+      }
+    }
+    if (!replaced)
+      g_ptr_array_add (kept, json_node_copy (item));
+  }
+  while (json_array_get_length (held) > 0)
+    json_array_remove_element (held, 0);
+  if (order != NULL) {
+    g_assert_cmpuint (json_array_get_length (order), ==, kept->len);
+    for (i = 0; i < json_array_get_length (order); i++)
+      for (j = 0; j < kept->len; j++) {
+        JsonObject *item = json_node_get_object (g_ptr_array_index (kept, j));
+
+        if (strcmp (json_object_get_string_member (item, "id"),
+                json_array_get_string_element (order, i)) == 0)
+          json_array_add_element (held, json_node_copy (g_ptr_array_index (kept, j)));
+      }
+  } else {
+    for (j = 0; j < kept->len; j++)
+      json_array_add_element (held, json_node_copy (g_ptr_array_index (kept, j)));
+  }
+  g_assert_cmpuint (json_array_get_length (held), ==, kept->len);
+  for (i = 0; i < json_array_get_length (held); i++)
+    json_object_set_int_member (json_array_get_object_element (held, i), "position", i);
+}
+
+static char *
+array_text (JsonArray * array)
+{
+  g_autoptr (JsonNode) node = json_node_init_array (json_node_alloc (), array);
+
+  return json_to_string (node, FALSE);
+}
+
+/* Random commands in random bursts; after each burst, a client holding the queue of the
+ * previous mark and applying the delta holds exactly the queue's full form. */
+static void
+test_delta_random (void)
+{
+  g_autoptr (EchoMusicQueue) queue = echo_music_queue_new (40, 10);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (20261122);
+  g_autoptr (JsonArray) held = json_array_new ();
+  g_autoptr (EchoMusicQueueMark) mark = echo_music_queue_mark_new (queue);
+  guint burst, n = 0, deltas = 0, orders = 0, none = 0;
+
+  for (burst = 0; burst < 400; burst++) {
+    guint steps = g_rand_int_range (rand, 1, 5), step;
+    g_autofree char *delta = NULL;
+    g_autofree char *full = NULL;
+    g_autofree char *applied = NULL;
+
+    for (step = 0; step < steps; step++) {
+      guint len = echo_music_queue_get_length (queue);
+      guint what = g_rand_int_range (rand, 0, 100);
+      g_autofree char *user = g_strdup_printf ("user%u", g_rand_int_range (rand, 0, 30));
+
+      if (len == 0 || what < 30) {
+        if (len < 40)
+          add_track (queue, n++, user);
+      } else if (what < 45) {
+        (void) echo_music_queue_remove (queue,
+            upcoming_at (queue, g_rand_int_range (rand, 0, len))->id, NULL);
+      } else if (what < 60) {
+        if (!echo_music_queue_get_voting (queue))
+          (void) echo_music_queue_reorder (queue,
+              upcoming_at (queue, g_rand_int_range (rand, 0, len))->id,
+              g_rand_int_range (rand, 0, len), NULL);
+      } else if (what < 80) {
+        (void) echo_music_queue_vote (queue,
+            upcoming_at (queue, g_rand_int_range (rand, 0, len))->id, user,
+            g_rand_boolean (rand) ? 1 : -1, NULL);
+      } else if (what < 92) {
+        (void) echo_music_queue_advance (queue, ECHO_QUEUE_PLAYED,
+            (EchoLoopMode) g_rand_int_range (rand, 0, 3), g_rand_boolean (rand), rand,
+            T0 + burst);
+      } else if (what < 96) {
+        echo_music_queue_set_voting (queue, !echo_music_queue_get_voting (queue));
+      } else if (what < 98) {
+        (void) echo_music_queue_back (queue, T0 + burst, NULL);
+      } else {
+        echo_music_queue_clear (queue);
+      }
+    }
+    delta = echo_music_queue_delta_text (queue, mark);
+    if (delta != NULL) {
+      apply_delta (held, delta);
+      deltas++;
+      orders += strstr (delta, "\"order\"") != NULL;
+    } else {
+      none++;
+    }
+    full = echo_music_queue_to_json_text (queue);
+    applied = array_text (held);
+    g_assert_cmpstr (applied, ==, full);
+    g_clear_pointer (&mark, echo_music_queue_mark_free);
+    mark = echo_music_queue_mark_new (queue);
+  }
+  /* the run exercised every kind of delta */
+  g_assert_cmpuint (deltas, >, 200);
+  g_assert_cmpuint (orders, >, 10);
+  g_assert_cmpuint (orders, <, deltas);
+  g_assert_cmpuint (none, >, 0);
+}
+
+/* A vote that moves nothing sends that item only; an append needs no order. */
+static void
+test_delta_small (void)
+{
+  g_autoptr (EchoMusicQueue) queue = echo_music_queue_new (10, 10);
+  g_autoptr (EchoMusicQueueMark) mark = NULL;
+  g_autofree char *delta = NULL;
+  g_autofree char *first = NULL;
+  EchoQueueItem *a, *b;
+
+  echo_music_queue_set_voting (queue, TRUE);
+  a = add_track (queue, 1, "u1");
+  b = add_track (queue, 2, "u1");
+  mark = echo_music_queue_mark_new (queue);
+  g_assert_null (echo_music_queue_delta_text (queue, mark));
+  g_assert_true (echo_music_queue_vote (queue, a->id, "u2", 1, NULL));
+  delta = echo_music_queue_delta_text (queue, mark);
+  first = g_strdup_printf ("\"removed\":[],\"items\":[%s]", echo_queue_item_to_json_text (a));
+  g_assert_cmpstr (delta, ==, first);
+  g_clear_pointer (&mark, echo_music_queue_mark_free);
+  g_clear_pointer (&delta, g_free);
+
+  mark = echo_music_queue_mark_new (queue);
+  g_assert_true (echo_music_queue_vote (queue, b->id, "u2", 1, NULL));
+  g_assert_true (echo_music_queue_vote (queue, b->id, "u3", 1, NULL));
+  delta = echo_music_queue_delta_text (queue, mark);
+  /* b overtook a: b's new form (a's position changed, which the order says) and the order */
+  g_clear_pointer (&first, g_free);
+  first = g_strdup_printf ("\"removed\":[],\"items\":[%s],\"order\":[\"%s\",\"%s\"]",
+      echo_queue_item_to_json_text (b), b->id, a->id);
+  g_assert_cmpstr (delta, ==, first);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/music/queue/add-in-order", test_add_in_order);
+  g_test_add_func ("/music/queue/delta-random", test_delta_random);
+  g_test_add_func ("/music/queue/delta-small", test_delta_small);
   g_test_add_func ("/music/queue/add-copies-the-track", test_add_copies_the_track);
   g_test_add_func ("/music/queue/add-validates", test_add_validates);
   g_test_add_func ("/music/queue/limits", test_limits);

@@ -3,6 +3,7 @@
  *  - a client in a session's room gets music:session_state, music:queue_updated,
  *    music:now_playing and music:control_ack as commands change the session; the overlay
  *    room gets overlay:now_playing; malformed messages get music:error and the socket lives;
+ *  - a client joining with "queue":"delta" gets music:queue_delta events chained by version;
  *  - a client joining mid-track gets startedAt/offsetMs from which its position is right;
  *  - music:time gives a sane clock offset; music:sync_ping arrives while playing;
  *  - heartbeats drifting 800 ms get music:sync_command seek, 4 s resync, 100 ms nothing;
@@ -539,6 +540,91 @@ test_server_side (void)
       g_atomic_int_get (&hearing.loud));
 }
 
+/* A client that joins with "queue":"delta" gets music:queue_delta (what changed, from the
+ * version it holds) instead of the whole queue; a default client still gets
+ * music:queue_updated; an unknown mode is refused. */
+static void
+test_queue_delta (void)
+{
+  g_autoptr (MusicEchod) m = music_echod_start ("start-lead-ms=100\n");
+  g_autofree char *sid = music_start_session (m, "alice", "guild-1", "vc-1");
+  g_autofree char *l1 = music_resolve (m, "alice", YT (MUSIC_YT_LONG1));
+  g_autofree char *l2 = music_resolve (m, "alice", YT (MUSIC_YT_LONG2));
+  g_autofree char *l3 = music_resolve (m, "alice", YT (MUSIC_YT_LONG3));
+  g_autofree char *join = NULL;
+  g_autofree char *i1 = NULL, *i2 = NULL, *i3 = NULL;
+  g_autoptr (MusicWs) alice = music_ws_connect (m, "alice");
+  g_autoptr (MusicWs) full = music_ws_connect (m, "alice");
+  gint64 held;
+
+  join = g_strdup_printf ("{\"type\":\"music:join_session\",\"sessionId\":\"%s\","
+      "\"queue\":\"sideways\"}", sid);
+  music_ws_send (alice, join);
+  {
+    g_autoptr (JsonObject) error = music_ws_wait (alice, "music:error", NULL, NULL);
+
+    g_assert_cmpstr (music_str (error, "code"), ==, "INVALID_REQUEST");
+  }
+  g_free (join);
+  join = g_strdup_printf ("{\"type\":\"music:join_session\",\"sessionId\":\"%s\","
+      "\"queue\":\"delta\"}", sid);
+  music_ws_send (alice, join);
+  {
+    /* the whole queue once, on joining */
+    g_autoptr (JsonObject) queue = music_ws_wait (alice, "music:queue_updated", "sessionId",
+        sid);
+
+    held = music_int (queue, "version");
+  }
+  {
+    g_autoptr (JsonObject) state G_GNUC_UNUSED = music_ws_join (full, sid);
+  }
+  i1 = music_add (m, sid, "alice", l1);  /* starts playing: leaves the queue at once */
+  i2 = music_add (m, sid, "alice", l2);
+  i3 = music_add (m, sid, "alice", l3);
+  {
+    /* deltas chain from version to version and name only the new items */
+    GString *seen = g_string_new (NULL);
+    g_autofree char *ids = NULL;
+
+    while (!strstr (seen->str, i3)) {
+      g_autoptr (JsonObject) delta = music_ws_wait (alice, "music:queue_delta", NULL, NULL);
+      JsonArray *items = json_object_get_array_member (delta, "items");
+      guint i;
+
+      g_assert_cmpint (music_int (delta, "since"), <=, held);
+      g_assert_cmpint (music_int (delta, "version"), >, held);
+      held = music_int (delta, "version");
+      for (i = 0; i < json_array_get_length (items); i++)
+        g_string_append_printf (seen, "%s;",
+            music_str (json_array_get_object_element (items, i), "id"));
+    }
+    ids = g_string_free (seen, FALSE);
+    g_assert_nonnull (strstr (ids, i2));
+  }
+  {
+    g_autofree char *body = g_strdup_printf ("{\"itemId\":\"%s\"}", i2);
+    g_autoptr (EchodReply) reply G_GNUC_UNUSED = music_expect (m, 200, "POST", "alice", body,
+        "/api/music/session/%s/queue/remove", sid);
+    g_autoptr (JsonObject) delta = music_ws_wait (alice, "music:queue_delta", NULL, NULL);
+    JsonArray *removed = json_object_get_array_member (delta, "removed");
+
+    g_assert_cmpuint (json_array_get_length (removed), ==, 1);
+    g_assert_cmpstr (json_array_get_string_element (removed, 0), ==, i2);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (delta, "items")),
+        ==, 0);
+    g_assert_false (json_object_has_member (delta, "order"));
+    g_assert_cmpint (music_int (delta, "since"), <=, held);
+  }
+  {
+    /* the default client got whole queues, never a delta */
+    g_autoptr (JsonObject) queue = music_ws_wait (full, "music:queue_updated", NULL, NULL);
+
+    g_assert_true (json_object_has_member (queue, "queue"));
+    g_assert_false (music_ws_sees (full, "music:queue_delta", 300));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -546,6 +632,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/echod-music-live/events", test_events);
   g_test_add_func ("/echod-music-live/sync", test_sync);
+  g_test_add_func ("/echod-music-live/queue-delta", test_queue_delta);
   g_test_add_func ("/echod-music-live/auto-advance", test_auto_advance);
   g_test_add_func ("/echod-music-live/server-side", test_server_side);
   return echod_test_exit (g_test_run ());
