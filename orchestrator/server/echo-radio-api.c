@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "echo-clock.h"
+#include "echo-guarded-fetch.h"
 #include "echo-log.h"
 #include "echo-music-error.h"
 #include "echo-music-id.h"
@@ -45,7 +46,6 @@ struct _EchoRadioApi {
   GHashTable *communities;    /* community id -> Community* */
   GHashTable *mount_types;    /* mount with a live source -> its content type */
   guint observer;
-  SoupSession *http;          /* metadata APIs */
   GCancellable *cancellable;
 };
 
@@ -395,11 +395,18 @@ polled_tags (EchoRadioStation *station, JsonNode *root, char **title_out)
   return tags;
 }
 
+/* A metadata API is any URL a community's admin typed: it is fetched under the
+ * resolver's SSRF guard (echo-guarded-fetch.h: public addresses only, checked again on the
+ * connected peer, redirects checked one by one, the reply capped), in a worker thread,
+ * since that fetch blocks. [resolver] allow-private lifts the address rule (a metadata
+ * server on the LAN, the tests). */
 typedef struct {
   EchoRadioApi *api;
   char *community_id;
   char *station_id;
-  GCancellable *cancellable;
+  char *url;
+  char *authorization;        /* "Bearer KEY" or NULL */
+  gboolean allow_private;
 } PollJob;
 
 static void
@@ -407,46 +414,66 @@ poll_job_free (PollJob *job)
 {
   g_free (job->community_id);
   g_free (job->station_id);
-  g_object_unref (job->cancellable);
+  g_free (job->url);
+  g_free (job->authorization);
   g_free (job);
+}
+
+static void
+poll_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  PollJob *job = data;
+  g_autoptr (EchoUrlGuard) guard = echo_url_guard_new (job->allow_private);
+  g_autoptr (SoupSession) session = echo_guarded_session_new (POLL_TIMEOUT_SECONDS * 1000);
+  const char *headers[] = { "Accept", "application/json", "Authorization", job->authorization,
+    NULL };
+  EchoFetchRequest request = { "GET", job->url, headers, NULL, NULL, MAX_POLL_BYTES };
+  GError *error = NULL;
+  EchoFetchReply *reply;
+
+  if (job->authorization == NULL)
+    headers[2] = NULL;
+  echo_url_guard_add_host_of_url (guard, job->url);
+  reply = echo_guarded_fetch (session, guard, &request, cancellable, &error);
+  if (reply == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, reply, (GDestroyNotify) echo_fetch_reply_free);
 }
 
 static void
 polled (GObject *source, GAsyncResult *result, gpointer data)
 {
-  PollJob *job = data;
+  PollJob *job = g_task_get_task_data (G_TASK (result));
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result,
-      &error);
+  g_autoptr (EchoFetchReply) reply = g_task_propagate_pointer (G_TASK (result), &error);
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autoptr (GstTagList) tags = NULL;
   g_autofree char *text = NULL;
-  SoupMessage *msg;
+  g_autofree char *problem = NULL;
   EchoRadioStation *station;
   Community *c;
   gsize len = 0;
   const char *bytes;
 
-  if (g_cancellable_is_cancelled (job->cancellable)) {
-    poll_job_free (job);
+  /* cancelled: the API may be gone, whatever the fetch's outcome */
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result))))
     return;
-  }
   c = g_hash_table_lookup (job->api->communities, job->community_id);
   station = g_hash_table_lookup (job->api->stations, job->station_id);
-  msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
-  bytes = body != NULL ? g_bytes_get_data (body, &len) : NULL;
   if (c == NULL || station == NULL || c->mode != MODE_RADIO ||
-      g_strcmp0 (c->station_id, job->station_id) != 0) {
-    poll_job_free (job);
+      g_strcmp0 (c->station_id, job->station_id) != 0)
     return;
-  }
-  if (body == NULL || msg == NULL || !SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (msg))
-      || len > MAX_POLL_BYTES || !json_parser_load_from_data (parser, bytes, len, NULL)) {
+  bytes = reply != NULL ? g_bytes_get_data (reply->body, &len) : NULL;
+  if (reply == NULL)
+    problem = g_strdup (error->message);
+  else if (!SOUP_STATUS_IS_SUCCESSFUL (reply->status))
+    problem = g_strdup_printf ("HTTP %u", reply->status);
+  else if (!json_parser_load_from_data (parser, bytes, (gssize) len, NULL))
+    problem = g_strdup ("not a JSON document");
+  if (problem != NULL) {
     echo_log_event (G_LOG_LEVEL_INFO, c->session_id, NULL, 0,
-        "metadata API of station %s: %s", station->name, error != NULL ? error->message :
-        msg != NULL && !SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (msg)) ?
-        soup_message_get_reason_phrase (msg) : "not a JSON document");
-    poll_job_free (job);
+        "metadata API of station %s: %s", station->name, problem);
     return;
   }
   tags = polled_tags (station, json_parser_get_root (parser), &text);
@@ -465,7 +492,6 @@ polled (GObject *source, GAsyncResult *result, gpointer data)
       announce_title (c);
     }
   }
-  poll_job_free (job);
 }
 
 static gboolean
@@ -473,29 +499,22 @@ poll_metadata (gpointer data)
 {
   Community *c = data;
   EchoRadioStation *station = g_hash_table_lookup (c->api->stations, c->station_id);
-  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GTask) task = NULL;
   PollJob *job;
 
   if (station == NULL || station->api_endpoint == NULL)
     return G_SOURCE_CONTINUE;
-  msg = soup_message_new (SOUP_METHOD_GET, station->api_endpoint);
-  if (msg == NULL)
-    return G_SOURCE_CONTINUE;
-  soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept",
-      "application/json");
-  if (station->api_key != NULL) {
-    g_autofree char *auth = g_strconcat ("Bearer ", station->api_key, NULL);
-
-    soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
-        auth);
-  }
   job = g_new0 (PollJob, 1);
   job->api = c->api;
   job->community_id = g_strdup (c->id);
   job->station_id = g_strdup (station->id);
-  job->cancellable = g_object_ref (c->api->cancellable);
-  soup_session_send_and_read_async (c->api->http, msg, G_PRIORITY_DEFAULT, job->cancellable,
-      polled, job);
+  job->url = g_strdup (station->api_endpoint);
+  if (station->api_key != NULL)
+    job->authorization = g_strconcat ("Bearer ", station->api_key, NULL);
+  job->allow_private = c->api->config->resolver_allow_private;
+  task = g_task_new (NULL, c->api->cancellable, polled, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) poll_job_free);
+  g_task_run_in_thread (task, poll_thread);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1135,8 +1154,6 @@ echo_radio_api_new (EchoServer *server, EchoStore *store, EchoPipelineFactory *f
   api->communities = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, community_free);
   api->mount_types = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   api->cancellable = g_cancellable_new ();
-  api->http = soup_session_new_with_options ("timeout", POLL_TIMEOUT_SECONDS,
-      "user-agent", "echod", NULL);
   api->observer = echo_radio_mounts_add_observer (mounts, &observer, api, NULL);
   if (!restore (api, error))
     return NULL;
@@ -1161,7 +1178,6 @@ echo_radio_api_free (EchoRadioApi *api)
   g_hash_table_unref (api->communities);
   g_hash_table_unref (api->stations);
   g_hash_table_unref (api->mount_types);
-  g_object_unref (api->http);
   g_object_unref (api->cancellable);
   g_free (api);
 }

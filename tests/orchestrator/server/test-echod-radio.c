@@ -1754,6 +1754,32 @@ test_api_titles (void)
   }
 }
 
+/* A metadata API is fetched under the resolver's SSRF guard: without [resolver]
+ * allow-private, one on a loopback address is never asked (a community admin must not make
+ * echod read its host's or its LAN's services and broadcast what it finds). */
+static void
+test_api_guard (void)
+{
+  g_autoptr (ApiServer) api = api_server_new ("Internal Secret");
+  g_autoptr (MusicEchod) m = music_echod_start (RADIO_CONFIG
+      "[resolver]\nallow-private=false\n");
+  g_autoptr (MusicWs) rws = NULL;
+  g_autofree char *body = NULL, *station = NULL;
+
+  body = g_strdup_printf ("{\"providerType\":\"pretzel\",\"name\":\"Nosy FM\","
+      "\"streamUrl\":\"http://127.0.0.1:%u/stream\",\"metadataSource\":\"api\","
+      "\"apiEndpoint\":\"http://127.0.0.1:%u/now\",\"metadataPaths\":{\"title\":"
+      "\"data.song.title\"},\"pollSeconds\":5}", api->port, api->port);
+  station = create_station (m, API_COMM, body);
+  rws = radio_ws (m, API_COMM);
+  {
+    g_autoptr (JsonObject) switched G_GNUC_UNUSED = set_radio (m, API_COMM, station);
+  }
+  /* the first poll is due at once: give it time to have happened */
+  g_assert_cmpuint (count_events (rws, "radio:now_playing", 3000), ==, 0);
+  g_assert_cmpuint (api_polls (api), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1764,5 +1790,6 @@ main (int argc, char **argv)
   g_test_add_func ("/echod-radio/pull", test_pull);
   g_test_add_func ("/echod-radio/modes", test_modes);
   g_test_add_func ("/echod-radio/api-titles", test_api_titles);
+  g_test_add_func ("/echod-radio/api-guard", test_api_guard);
   return echod_test_exit (g_test_run ());
 }
