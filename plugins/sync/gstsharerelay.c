@@ -71,6 +71,13 @@ GST_DEBUG_CATEGORY_STATIC (share_relay_debug);
 #define LEASE_MS 5000
 /* Cookies are valid for the current and the previous bucket. */
 #define COOKIE_BUCKET_NS (30 * G_GUINT64_CONSTANT (1000000000))
+/* Every receiver's requests arrive on the one socket (time requests: 200/s each for 30 s
+ * after subscribing, then 50/s; renewals, NACKs), and the network thread waits for the
+ * lock while the streaming thread sends a frame to everyone. The kernel's default
+ * (208 KiB, about 200 such datagrams) overflowed with 250 receivers joining: renewals were
+ * lost and receivers dropped out (bench/run-radio-bench). The kernel caps this at
+ * net.core.rmem_max. */
+#define RECEIVE_BUFFER_BYTES (4 << 20)
 /* Input whose time jumps by more than this starts a new stretch of the timeline. */
 #define DISCONT_THRESHOLD_NS (2 * GST_MSECOND)
 
@@ -860,6 +867,7 @@ gst_share_relay_start (GstBaseSink * sink)
   g_autofree gchar *address = NULL;
   guint port, i;
   gboolean announce;
+  int rcvbuf = RECEIVE_BUFFER_BYTES;
 
   GST_OBJECT_LOCK (self);
   address = g_strdup (self->address);
@@ -879,6 +887,8 @@ gst_share_relay_start (GstBaseSink * sink)
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE, ("%s", error->message), (NULL));
     return FALSE;
   }
+  if (setsockopt (self->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof (rcvbuf)) < 0)
+    GST_DEBUG_OBJECT (self, "SO_RCVBUF: %s", g_strerror (errno));
   self->wake_fd = echo_net_wake_new ();
   for (i = 0; i < sizeof (self->secret); i += 4) {
     guint32 r = g_random_int ();
