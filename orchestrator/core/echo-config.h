@@ -112,7 +112,7 @@ typedef struct
   char *radio_admin_password;     /* admin-password= (ECHO_RADIO_ADMIN_PASSWORD); "" = none */
   guint radio_max_listeners;      /* max-listeners=5000 (per mount) */
   guint radio_burst_bytes;        /* burst-bytes=65536 */
-  guint radio_icy_metaint;        /* icy-metaint=16000 */
+  guint radio_icy_metaint;        /* icy-metaint=0: derived per mount */
   guint radio_listener_max_lag_seconds; /* listener-max-lag-seconds=10 */
   guint radio_source_timeout_seconds;   /* source-timeout-seconds=10 */
 

@@ -49,8 +49,14 @@ G_BEGIN_DECLS
 
 typedef struct _EchoRadioPlayer EchoRadioPlayer;
 
-/* The relay's session latency for a radio session, ms. */
-#define ECHO_RADIO_PLAYER_LATENCY_MS 100
+/* The relay's session latency for a radio session, ms: from a sample's time on the session
+ * clock to its render at every receiver. A frame leaves the relay about 47 ms after that
+ * time (the live source's 10 ms, the mixer's 20 ms wait and 10 ms buffer, Opus lookahead)
+ * and a receiver keeps 40 ms for rendering: at 100 ms, a frame's fan-out had 12 ms left,
+ * no NACK could ever be repaired in time, and 500 receivers saw underruns
+ * (bench/run-radio-bench). 250 ms leaves 160 ms for the fan-out, jitter and repairs;
+ * radio is live but nobody hears a quarter second against the station's own delay. */
+#define ECHO_RADIO_PLAYER_LATENCY_MS 250
 /* How far ahead of the clock audio is fed to the relay (pause and switch reaction). */
 #define ECHO_RADIO_PLAYER_LEAD_MS 150
 /* The fade of every switch, pause and resume. */

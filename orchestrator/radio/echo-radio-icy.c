@@ -81,3 +81,12 @@ echo_radio_icy_unchanged_block (void)
   }
   return g_bytes_ref (block);
 }
+
+guint
+echo_radio_icy_metaint_for_rate (guint bytes_per_second)
+{
+  guint64 metaint = (guint64) bytes_per_second * ECHO_RADIO_ICY_METAINT_TARGET_MS / 1000;
+
+  metaint -= metaint % 16;
+  return (guint) CLAMP (metaint, ECHO_RADIO_ICY_METAINT_MIN, ECHO_RADIO_ICY_METAINT_MAX);
+}

@@ -65,7 +65,13 @@ walk (EchoRadioListener *listener, Cursor *c, gsize budget, GOutputVector *vecto
       sent = &c->meta_sent;
     } else if (listener->metaint > 0 && c->to_meta == 0) {
       guint serial = 0;
-      GBytes *title = echo_radio_ring_title_at (listener->ring, c->position, &serial);
+      GBytes *title;
+
+      /* the block goes out with the audio after it, not before that is in: a title set
+       * right at this point (the listener caught up with the source) is still in it */
+      if (c->position >= echo_radio_ring_head (listener->ring))
+        break;
+      title = echo_radio_ring_title_at (listener->ring, c->position, &serial);
 
       if (title != NULL && serial != c->title_serial) {
         c->meta = title;

@@ -3,7 +3,9 @@
  *
  * A listener reads the mount's ring (echo-radio-ring.h) at its own offset: it writes the
  * response head, then (Ogg) the stream's header pages, then the audio from its start offset
- * on, with an ICY metadata block after every metaint audio bytes when it asked for them.
+ * on, with an ICY metadata block after every metaint audio bytes when it asked for them
+ * (written together with the audio that follows it, so it carries the title in effect at
+ * that audio's first byte).
  * Every write is a non-blocking writev of slices of the ring's chunks and the shared title
  * blocks: no payload is copied per listener. When the socket is full the listener waits for
  * it to drain (a GSource on the main context) while the ring moves on without it; it is

@@ -35,6 +35,10 @@ typedef struct {
   gboolean started;           /* the first bytes are in: observers were told */
   GstTagList *station;
   GstTagList *title;
+  guint metaint;              /* icy-metaint from its frames; 0 until they are in */
+  guint rate_frames;          /* the whole frames measured so far, their bytes, duration */
+  guint64 rate_bytes;
+  double rate_seconds;
   EchoRadioRing *ring;
   EchoRadioOgg *ogg;          /* Ogg mounts only */
   GByteArray *pending;        /* bytes not published yet */
@@ -49,7 +53,7 @@ struct _EchoRadioMounts {
   char *admin_password;
   guint max_listeners;
   guint burst_bytes;
-  guint metaint;
+  guint metaint;              /* [radio] icy-metaint: 0 = derived per mount */
   gint64 max_lag_us;
 
   GHashTable *mounts;         /* name -> Mount*, owned */
@@ -305,6 +309,82 @@ echo_radio_mounts_source_start (EchoRadioMounts *mounts, const char *name,
   return TRUE;
 }
 
+/* MPEG audio frame duration: samples per frame and sample rate from the header at h. */
+static gboolean
+mp3_frame_duration (const guint8 *h, guint *samples, guint *rate)
+{
+  static const guint rates[3] = { 44100, 48000, 32000 };
+  guint version = (h[1] >> 3) & 3;    /* 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5 */
+  guint layer = 4 - ((h[1] >> 1) & 3);
+  guint rate_index = (h[2] >> 2) & 3;
+
+  if (version == 1 || layer == 4 || rate_index == 3)
+    return FALSE;
+  *rate = rates[rate_index] >> (version == 3 ? 0 : version == 2 ? 1 : 2);
+  *samples = layer == 1 ? 384 : layer == 2 || version == 3 ? 1152 : 576;
+  return TRUE;
+}
+
+/* ADTS frame duration: 1024 samples per raw data block. */
+static gboolean
+adts_frame_duration (const guint8 *h, guint *samples, guint *rate)
+{
+  static const guint rates[13] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050,
+    16000, 12000, 11025, 8000, 7350 };
+  guint rate_index = (h[2] >> 2) & 0xf;
+
+  if (rate_index >= G_N_ELEMENTS (rates))
+    return FALSE;
+  *rate = rates[rate_index];
+  *samples = 1024 * ((h[6] & 3) + 1);
+  return TRUE;
+}
+
+/* Frames enough to tell a stream's byte rate (a few could be a header frame) */
+#define RATE_FRAMES 16
+
+/* Adds the whole frames (MP3, ADTS) in data to the mount's measure: their lengths and
+ * durations. */
+static void
+measure_frames (Mount *mount, const guint8 *data, gsize len)
+{
+  EchoRadioFormat format = mount->format;
+  gssize first = echo_radio_format_find_unit (format, data, len);
+  gsize at;
+
+  if (first < 0 || (format != ECHO_RADIO_FORMAT_MP3 && format != ECHO_RADIO_FORMAT_AAC))
+    return;
+  for (at = (gsize) first; at + 7 <= len;) {
+    gsize frame = echo_radio_format_unit_length (format, data + at, len - at);
+    guint samples = 0, rate = 0;
+
+    if (frame == 0 || !(format == ECHO_RADIO_FORMAT_MP3 ?
+            mp3_frame_duration (data + at, &samples, &rate) :
+            adts_frame_duration (data + at, &samples, &rate)))
+      break;
+    mount->rate_bytes += frame;
+    mount->rate_seconds += (double) samples / rate;
+    mount->rate_frames++;
+    at += frame;
+  }
+}
+
+/* A published chunk: until the mount's byte rate is known, measure it on the whole frames
+ * of its chunks (a frame cut by a chunk's edge counts in neither its bytes nor its time). */
+static void
+measure_metaint (Mount *mount, GBytes *chunk)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (chunk, &len);
+
+  if (mount->metaint > 0 || !echo_radio_format_has_icy (mount->format))
+    return;
+  measure_frames (mount, data, len);
+  if (mount->rate_frames >= RATE_FRAMES)
+    mount->metaint = echo_radio_icy_metaint_for_rate ((guint) (mount->rate_bytes /
+            mount->rate_seconds + 0.5));
+}
+
 /* The first bytes are in: what they are decides how listeners start (frames, Ogg headers). */
 static void
 mount_start (Mount *mount, const guint8 *data, gsize len)
@@ -342,6 +422,7 @@ publish (Mount *mount)
   mount->pending = g_byte_array_new ();
   if (!mount->started)
     mount_start (mount, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
+  measure_metaint (mount, chunk);
   if (mount->ogg != NULL)
     echo_radio_ogg_feed (mount->ogg, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk),
         echo_radio_ring_head (mount->ring));
@@ -454,9 +535,22 @@ echo_radio_mounts_check_listener (EchoRadioMounts *mounts, const char *name,
 }
 
 guint
-echo_radio_mounts_get_metaint (EchoRadioMounts *mounts)
+echo_radio_mounts_get_metaint (EchoRadioMounts *mounts, const char *name)
 {
-  return mounts->metaint;
+  Mount *mount = lookup (mounts, name);
+  guint bitrate = 0;
+
+  if (mount == NULL)
+    return 0;
+  if (mounts->metaint > 0)
+    return mounts->metaint;
+  if (mount->metaint > 0)
+    return mount->metaint;
+  /* before its frames are in: from the bitrate its source announced (ice-audio-info,
+   * ice-bitrate), else 128 kbit/s */
+  if (gst_tag_list_get_uint (mount->station, GST_TAG_NOMINAL_BITRATE, &bitrate) && bitrate >= 8)
+    return echo_radio_icy_metaint_for_rate (bitrate / 8);
+  return echo_radio_icy_metaint_for_rate (128000 / 8);
 }
 
 /* From offset on, the first frame (or page) start within the ring; offset when none. */
@@ -527,7 +621,8 @@ echo_radio_mounts_add_listener (EchoRadioMounts *mounts, const char *name, GIOSt
     start = align_to_unit (mount, start);
   }
 
-  metaint = icy_metadata && echo_radio_format_has_icy (mount->format) ? mounts->metaint : 0;
+  metaint = icy_metadata && echo_radio_format_has_icy (mount->format) ?
+      echo_radio_mounts_get_metaint (mounts, name) : 0;
   listener = echo_radio_listener_new (stream, mount->ring, head, prefix, start, metaint,
       &mounts->stats.bytes_out, listener_done, mount);
   g_ptr_array_add (mount->listeners, listener);

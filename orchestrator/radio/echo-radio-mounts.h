@@ -106,8 +106,12 @@ GstTagList *echo_radio_mounts_get_title (EchoRadioMounts *mounts, const char *mo
 gboolean echo_radio_mounts_check_listener (EchoRadioMounts *mounts, const char *mount,
     const char **content_type, const GstTagList **station, gboolean *icy_capable,
     GError **error);
-/* The icy-metaint listeners get. */
-guint echo_radio_mounts_get_metaint (EchoRadioMounts *mounts);
+/* The icy-metaint a listener of mount gets now (0 when it has no source; a listener keeps
+ * the one it got): [radio] icy-metaint when set, else derived from the mount's byte rate so
+ * that a block comes every ECHO_RADIO_ICY_METAINT_TARGET_MS of audio (echo-radio-icy.h).
+ * The rate is measured on the first published chunk with enough whole frames and kept while
+ * the source stays; before that, it is the bitrate the source announced, else 128 kbit/s. */
+guint echo_radio_mounts_get_metaint (EchoRadioMounts *mounts, const char *mount);
 /* Adds a listener (after check_listener succeeded, on the same main-context turn): the
  * connection (a reference is kept), its response head, and whether it gets ICY metadata
  * (ignored when the format cannot carry it). It starts with the burst: the last

@@ -324,7 +324,7 @@ handle_listener (EchoRequest *request, gpointer data)
   }
   icy = icy_capable && g_strcmp0 (echo_request_get_header (request, "Icy-MetaData"), "1") == 0;
   head = listener_head (request, content_type, station,
-      icy ? echo_radio_mounts_get_metaint (http->mounts) : 0);
+      icy ? echo_radio_mounts_get_metaint (http->mounts, mount) : 0);
 
   if (strcmp (echo_request_get_method (request), "HEAD") == 0) {
     stream = echo_request_steal_connection (request, SOUP_STATUS_OK);

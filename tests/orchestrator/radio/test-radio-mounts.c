@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "echo-radio-icy.h"
 #include "echo-radio-mounts.h"
 
 typedef struct {
@@ -266,6 +267,151 @@ test_listener_icy_layout (void)
   g_string_free (titles, TRUE);
 }
 
+/* Splits what a listener got after its head into audio and the non-empty metadata blocks,
+ * each noted as "TEXT@AUDIO_BYTES_BEFORE_IT|". FALSE when a block is malformed. */
+static gboolean
+split_icy (GByteArray *got, gsize at, guint metaint, GByteArray *audio, GString *titles)
+{
+  while (at < got->len) {
+    gsize take = MIN ((gsize) metaint, got->len - at);
+    guint units;
+
+    g_byte_array_append (audio, got->data + at, (guint) take);
+    at += take;
+    if (take < metaint || at >= got->len)
+      break;
+    units = got->data[at];
+    if (at + 1 + units * 16 > got->len)
+      return FALSE;
+    if (units > 0) {
+      const char *text = (const char *) got->data + at + 1;
+
+      g_string_append_len (titles, text, (gssize) strnlen (text, units * 16));
+      g_string_append_printf (titles, "@%u|", (guint) audio->len);
+    }
+    at += 1 + units * 16;
+  }
+  return TRUE;
+}
+
+/* A listener on a socket pair of mount /live (already started). */
+static GSocket *
+add_listener (EchoRadioMounts *mounts, GBytes *head)
+{
+  g_autoptr (GSocket) ours = NULL;
+  g_autoptr (GSocketConnection) connection = NULL;
+  const char *content_type = NULL;
+  const GstTagList *station = NULL;
+  gboolean icy = FALSE;
+  int fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+  ours = g_socket_new_from_fd (fds[0], NULL);
+  connection = g_socket_connection_factory_create_connection (ours);
+  g_assert_true (echo_radio_mounts_check_listener (mounts, "/live", &content_type, &station,
+          &icy, NULL));
+  g_assert_true (icy);
+  echo_radio_mounts_add_listener (mounts, "/live", G_IO_STREAM (connection), head, TRUE);
+  return g_socket_new_from_fd (fds[1], NULL);
+}
+
+/* Without a configured icy-metaint, the interval is derived from the stream's byte rate so
+ * that a title lands within ECHO_RADIO_ICY_METAINT_TARGET_MS of audio after its first byte
+ * (Icecast's 16000 bytes would be a whole second at 128 kbit/s). */
+static void
+test_derived_metaint (void)
+{
+  g_autoptr (EchoConfig) config = radio_config ();
+  g_autoptr (EchoRadioMounts) mounts = NULL;
+  g_autoptr (GstTagList) title = gst_tag_list_new (GST_TAG_TITLE, "Tune", NULL);
+  g_autoptr (GstTagList) announced = gst_tag_list_new (GST_TAG_NOMINAL_BITRATE, 320000, NULL);
+  g_autoptr (GBytes) head = g_bytes_new_static ("HEAD\r\n\r\n", 8);
+  g_autoptr (GBytes) first = mp3_frames (20);    /* 8340 bytes */
+  g_autoptr (GBytes) second = mp3_frames (20);
+  g_autoptr (GSocket) peer = NULL;
+  g_autoptr (GByteArray) got = NULL;
+  g_autoptr (GByteArray) audio = g_byte_array_new ();
+  GString *titles = g_string_new (NULL);
+  /* 417 bytes per 1152 samples at 44.1 kHz */
+  const double byte_rate = 417.0 * 44100 / 1152;
+  guint metaint, title_at, landed_at;
+  guint64 burst_start;
+
+  config->radio_icy_metaint = 0;
+  mounts = echo_radio_mounts_new (config);
+
+  /* before its first bytes, a mount's interval follows the bitrate its source announced */
+  g_assert_true (echo_radio_mounts_source_start (mounts, "/hi", "audio/mpeg", announced, NULL));
+  g_assert_cmpuint (echo_radio_mounts_get_metaint (mounts, "/hi"), ==, 40000 / 20);
+  g_assert_cmpuint (echo_radio_mounts_get_metaint (mounts, "/none"), ==, 0);
+
+  /* measured on its first frames: 50 ms of 128 kbit/s at 44.1 kHz (798 bytes), a multiple
+   * of 16 (not the 800 of an assumed 128 kbit/s) */
+  g_assert_true (echo_radio_mounts_source_start (mounts, "/live", "audio/mpeg", NULL, NULL));
+  echo_radio_mounts_feed (mounts, "/live", first);
+  metaint = echo_radio_mounts_get_metaint (mounts, "/live");
+  g_test_message ("derived icy-metaint %u = %.1f ms of audio", metaint,
+      metaint * 1000 / byte_rate);
+  g_assert_cmpuint (metaint, ==, 784);
+  g_assert_cmpfloat (metaint * 1000 / byte_rate, <=, ECHO_RADIO_ICY_METAINT_TARGET_MS);
+  g_assert_cmpfloat (metaint * 1000 / byte_rate, >, ECHO_RADIO_ICY_METAINT_TARGET_MS / 2);
+
+  peer = add_listener (mounts, head);
+  g_assert_true (echo_radio_mounts_feed_metadata (mounts, "/live", title, NULL));
+  echo_radio_mounts_feed (mounts, "/live", second);
+
+  /* burst: the last 2000 bytes of 8340 from a frame start = frame 16 */
+  burst_start = 16 * 417;
+  got = read_peer (peer, 8 + (16680 - burst_start) + (16680 - burst_start) / metaint + 32);
+  g_assert_true (split_icy (got, 8, metaint, audio, titles));
+  g_assert_cmpuint (audio->len, ==, 16680 - burst_start);
+  g_assert_true (g_str_has_prefix (titles->str, "StreamTitle='Tune';@"));
+  /* the title belongs to the audio from byte 8340 of the stream on; it lands at the first
+   * metadata point from there, less than one interval later: within 50 ms of audio */
+  title_at = (guint) (8340 - burst_start);
+  landed_at = (guint) g_ascii_strtoull (strchr (titles->str, '@') + 1, NULL, 10);
+  g_test_message ("title for audio byte %u landed before audio byte %u (%.1f ms later)",
+      title_at, landed_at, (landed_at - title_at) * 1000 / byte_rate);
+  g_assert_cmpuint (landed_at, >=, title_at);
+  g_assert_cmpuint (landed_at - title_at, <, metaint);
+  g_string_free (titles, TRUE);
+}
+
+/* A listener that has caught up with the source right at a metadata point: the block there
+ * waits for the audio after it, so a title set now goes in it, not one interval later. */
+static void
+test_title_at_metadata_point (void)
+{
+  g_autoptr (EchoConfig) config = radio_config ();
+  g_autoptr (EchoRadioMounts) mounts = NULL;
+  g_autoptr (GstTagList) title = gst_tag_list_new (GST_TAG_TITLE, "Tune", NULL);
+  g_autoptr (GBytes) head = g_bytes_new_static ("HEAD\r\n\r\n", 8);
+  g_autoptr (GBytes) first = mp3_frames (10);    /* 4170 bytes */
+  g_autoptr (GBytes) second = mp3_frames (10);
+  g_autoptr (GSocket) peer = NULL;
+  g_autoptr (GByteArray) got = NULL;
+  g_autoptr (GByteArray) audio = g_byte_array_new ();
+  GString *titles = g_string_new (NULL);
+
+  /* the burst starts at frame 6 (2502): its 1668 bytes are two intervals of 834 */
+  config->radio_icy_metaint = 834;
+  mounts = echo_radio_mounts_new (config);
+  g_assert_true (echo_radio_mounts_source_start (mounts, "/live", "audio/mpeg", NULL, NULL));
+  echo_radio_mounts_feed (mounts, "/live", first);
+  peer = add_listener (mounts, head);
+  g_assert_cmpuint (echo_radio_mounts_get_metaint (mounts, "/live"), ==, 834);
+  g_assert_true (echo_radio_mounts_feed_metadata (mounts, "/live", title, NULL));
+  echo_radio_mounts_feed (mounts, "/live", second);
+
+  /* 1668 + 4170 audio bytes, blocks at 834 .. 5004: five unchanged, one of 1 + 2 * 16 */
+  got = read_peer (peer, 8 + 5838 + 5 + 33);
+  g_assert_cmpuint (got->len, ==, 8 + 5838 + 5 + 33);
+  g_assert_true (split_icy (got, 8, 834, audio, titles));
+  g_assert_cmpuint (audio->len, ==, 5838);
+  g_assert_cmpstr (titles->str, ==, "StreamTitle='Tune';@1668|");
+  g_string_free (titles, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -274,5 +420,7 @@ main (int argc, char **argv)
   g_test_add_func ("/radio/mounts/credentials", test_credentials);
   g_test_add_func ("/radio/mounts/observers-and-stats", test_observers_and_stats);
   g_test_add_func ("/radio/mounts/listener-icy-layout", test_listener_icy_layout);
+  g_test_add_func ("/radio/mounts/derived-metaint", test_derived_metaint);
+  g_test_add_func ("/radio/mounts/title-at-metadata-point", test_title_at_metadata_point);
   return g_test_run ();
 }

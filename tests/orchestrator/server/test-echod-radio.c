@@ -580,7 +580,9 @@ typedef struct {
   char *status_line;
   guint metaint;
   guint64 audio_bytes;
-  guint mp3_frames;           /* MPEG-1 Layer III frames found chained in the first block */
+  guint mp3_frames;           /* MPEG-1 Layer III frames found chained in the first
+                               * HEAD_AUDIO bytes of audio (the metadata blocks taken out:
+                               * a misplaced block breaks the chain) */
   GPtrArray *titles;          /* StreamTitle values, in order */
   GArray *title_ms;           /* wall clock ms when each arrived */
   char *error;
@@ -599,6 +601,8 @@ read_exact (GInputStream *in, guint8 *buf, gsize n, GError **error)
   }
   return TRUE;
 }
+
+#define HEAD_AUDIO 4096
 
 /* MPEG-1 Layer III frames chained from the first sync in @data. */
 static guint
@@ -642,7 +646,7 @@ icy_main (gpointer data)
   g_autofree char *request = g_strdup_printf ("GET /radio%s HTTP/1.0\r\nHost: 127.0.0.1\r\n"
       "Icy-MetaData: 1\r\nUser-Agent: echo-radio-e2e\r\n\r\n", l->mount);
   g_autofree guint8 *block = NULL;
-  gboolean first = TRUE;
+  g_autoptr (GByteArray) head = g_byte_array_new ();
 
   g_socket_client_set_timeout (client, 15);
   conn = g_socket_client_connect_to_host (client, "127.0.0.1", l->port, NULL, &error);
@@ -686,9 +690,11 @@ icy_main (gpointer data)
       break;
     g_mutex_lock (&l->lock);
     l->audio_bytes += l->metaint;
-    if (first)
-      l->mp3_frames = count_mp3_frames (block, l->metaint);
-    first = FALSE;
+    if (head->len < HEAD_AUDIO) {
+      g_byte_array_append (head, block, MIN (l->metaint, HEAD_AUDIO - head->len));
+      if (head->len == HEAD_AUDIO)
+        l->mp3_frames = count_mp3_frames (head->data, head->len);
+    }
     g_mutex_unlock (&l->lock);
     if (!read_exact (G_INPUT_STREAM (in), &len, 1, &error) ||
         (len > 0 && !read_exact (G_INPUT_STREAM (in), block, len * 16, &error)))
