@@ -792,6 +792,10 @@ hub_join (EchoMusicClient *client, const char *session_id, JsonObject *message,
     rt->queue_mark = echo_music_queue_mark_new (echo_music_session_get_queue (session));
     rt->queue_version = echo_music_session_get_version (session);
   }
+  /* joining again may change the kind of queue events: one kind at a time */
+  room = queue_room (session, !delta);
+  echo_music_client_leave_room (client, room);
+  g_free (room);
   room = queue_room (session, delta);
   return echo_music_client_join_room (client, room, error);
 }

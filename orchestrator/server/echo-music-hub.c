@@ -239,6 +239,12 @@ client_leave_room (EchoMusicClient *client, const char *room)
   }
 }
 
+void
+echo_music_client_leave_room (EchoMusicClient *client, const char *room)
+{
+  client_leave_room (client, room);
+}
+
 /* A string member that names something: 1..128 printable ASCII. */
 static const char *
 name_member (JsonObject *message, const char *member, GError **error)

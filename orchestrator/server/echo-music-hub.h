@@ -77,6 +77,9 @@ void echo_music_hub_add_handler (EchoMusicHub *hub, const char *prefix,
 gboolean echo_music_client_join_room (EchoMusicClient *client, const char *room,
     GError **error);
 
+/* Takes @client out of @room and its sub-rooms (nothing when it is not in it). */
+void echo_music_client_leave_room (EchoMusicClient *client, const char *room);
+
 /* To one client. */
 void echo_music_client_send (EchoMusicClient *client, const char *type, JsonNode *fields);
 /* A whole message as text. */

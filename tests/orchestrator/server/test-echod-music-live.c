@@ -22,6 +22,7 @@
 #include "echod-music-util.h"
 
 #define YT(id) "https://www.youtube.com/watch?v=" id
+#define WAIT_EVENT_MS 10000
 #define SP_URL "https://open.spotify.com/track/" MUSIC_SP_TRACK
 
 static double
@@ -622,6 +623,18 @@ test_queue_delta (void)
 
     g_assert_true (json_object_has_member (queue, "queue"));
     g_assert_false (music_ws_sees (full, "music:queue_delta", 300));
+  }
+  {
+    /* joining again with the default switches the kind: whole queues only */
+    g_autofree char *again = g_strdup_printf ("{\"type\":\"music:join_session\","
+        "\"sessionId\":\"%s\"}", sid);
+
+    music_ws_send (alice, again);
+    g_assert_true (music_ws_sees (alice, "music:queue_updated", WAIT_EVENT_MS));
+    music_ws_drain (alice);
+    g_free (music_add (m, sid, "alice", l2));
+    g_assert_true (music_ws_sees (alice, "music:queue_updated", WAIT_EVENT_MS));
+    g_assert_false (music_ws_sees (alice, "music:queue_delta", 300));
   }
 }
 
