@@ -108,36 +108,60 @@ static const guint16 mp3_bitrates[2][3][15] = {
   },
 };
 
+/* An MPEG audio frame header's fields, from the 4 bytes at h; FALSE when none starts there. */
+typedef struct {
+  guint version;                /* 0: 2.5, 2: MPEG-2, 3: MPEG-1 */
+  guint layer;                  /* 1..3 */
+  guint bitrate;                /* bit/s */
+  guint rate;                   /* Hz */
+  guint padding;
+} Mp3Header;
+
+static gboolean
+mp3_header (const guint8 *h, gsize len, Mp3Header *out)
+{
+  static const guint rates[3] = { 44100, 48000, 32000 };
+  guint bitrate_index, rate_index;
+
+  if (len < 4 || h[0] != 0xff || (h[1] & 0xe0) != 0xe0)
+    return FALSE;
+  out->version = (h[1] >> 3) & 3;   /* 1: reserved */
+  out->layer = 4 - ((h[1] >> 1) & 3);       /* 4: reserved */
+  bitrate_index = h[2] >> 4;
+  rate_index = (h[2] >> 2) & 3;
+  out->padding = (h[2] >> 1) & 1;
+  if (out->version == 1 || out->layer == 4 || bitrate_index == 0 || bitrate_index == 15 ||
+      rate_index == 3)
+    return FALSE;
+  out->bitrate = mp3_bitrates[out->version == 3][out->layer - 1][bitrate_index] * 1000;
+  out->rate = rates[rate_index] >> (out->version == 3 ? 0 : out->version == 2 ? 1 : 2);
+  return TRUE;
+}
+
 static gsize
 mp3_frame_length (const guint8 *h, gsize len)
 {
-  guint version, layer, bitrate_index, rate_index, padding, bitrate, rate;
-  static const guint rates[3] = { 44100, 48000, 32000 };
+  Mp3Header m;
 
-  if (len < 4 || h[0] != 0xff || (h[1] & 0xe0) != 0xe0)
+  if (!mp3_header (h, len, &m))
     return 0;
-  version = (h[1] >> 3) & 3;        /* 0: 2.5, 1: reserved, 2: MPEG-2, 3: MPEG-1 */
-  layer = 4 - ((h[1] >> 1) & 3);    /* 4: reserved */
-  bitrate_index = h[2] >> 4;
-  rate_index = (h[2] >> 2) & 3;
-  padding = (h[2] >> 1) & 1;
-  if (version == 1 || layer == 4 || bitrate_index == 0 || bitrate_index == 15 || rate_index == 3)
-    return 0;
-  bitrate = mp3_bitrates[version == 3][layer - 1][bitrate_index] * 1000;
-  rate = rates[rate_index] >> (version == 3 ? 0 : version == 2 ? 1 : 2);
-  if (layer == 1)
-    return (12 * bitrate / rate + padding) * 4;
-  if (layer == 3 && version != 3)
-    return 72 * bitrate / rate + padding;
-  return 144 * bitrate / rate + padding;
+  if (m.layer == 1)
+    return (12 * m.bitrate / m.rate + m.padding) * 4;
+  if (m.layer == 3 && m.version != 3)
+    return 72 * m.bitrate / m.rate + m.padding;
+  return 144 * m.bitrate / m.rate + m.padding;
 }
+
+static const guint adts_rates[13] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000,
+  22050, 16000, 12000, 11025, 8000, 7350 };
 
 static gsize
 adts_frame_length (const guint8 *h, gsize len)
 {
   gsize frame;
 
-  if (len < 7 || h[0] != 0xff || (h[1] & 0xf6) != 0xf0 || ((h[2] >> 2) & 0xf) > 12)
+  if (len < 7 || h[0] != 0xff || (h[1] & 0xf6) != 0xf0 ||
+      ((h[2] >> 2) & 0xf) >= G_N_ELEMENTS (adts_rates))
     return 0;
   frame = ((gsize) (h[3] & 3) << 11) | ((gsize) h[4] << 3) | (h[5] >> 5);
   return frame >= 7 ? frame : 0;
@@ -226,4 +250,35 @@ echo_radio_format_sniff (const guint8 *data, gsize len)
   if (unit != 0 && adts_frame_length (data + MIN (unit, len), len - MIN (unit, len)) != 0)
     return ECHO_RADIO_FORMAT_AAC;
   return ECHO_RADIO_FORMAT_UNKNOWN;
+}
+
+gboolean
+echo_radio_format_unit_duration (EchoRadioFormat format, const guint8 *data, gsize len,
+    guint *samples, guint *rate)
+{
+  Mp3Header m;
+
+  g_return_val_if_fail (samples != NULL && rate != NULL, FALSE);
+
+  switch (format) {
+    case ECHO_RADIO_FORMAT_MP3:
+      if (!mp3_header (data, len, &m))
+        return FALSE;
+      *rate = m.rate;
+      *samples = m.layer == 1 ? 384 : m.layer == 2 || m.version == 3 ? 1152 : 576;
+      return TRUE;
+    case ECHO_RADIO_FORMAT_AAC:
+      if (adts_frame_length (data, len) == 0)
+        return FALSE;
+      *rate = adts_rates[(data[2] >> 2) & 0xf];
+      /* 1024 samples per raw data block */
+      *samples = 1024 * ((data[6] & 3) + 1);
+      return TRUE;
+    case ECHO_RADIO_FORMAT_OGG:
+    case ECHO_RADIO_FORMAT_FLAC:
+    case ECHO_RADIO_FORMAT_WEBM:
+    case ECHO_RADIO_FORMAT_UNKNOWN:
+      break;
+  }
+  return FALSE;
 }

@@ -41,6 +41,11 @@ gboolean echo_radio_format_has_icy (EchoRadioFormat format);
  * no valid header starts there (or it is cut off by len). */
 gsize echo_radio_format_unit_length (EchoRadioFormat format, const guint8 *data, gsize len);
 
+/* The samples and sample rate of the MP3 or ADTS frame whose header starts at data; FALSE
+ * for other formats and when no valid header starts there. */
+gboolean echo_radio_format_unit_duration (EchoRadioFormat format, const guint8 *data,
+    gsize len, guint *samples, guint *rate);
+
 /* The first offset in data[0..len) where a unit (frame or page) starts, checked by the next
  * unit's header when it lies within len; -1 when there is none (UNKNOWN, FLAC and WebM have
  * no units here: 0 is returned, the stream is relayed from where it is). */

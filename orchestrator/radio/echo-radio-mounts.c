@@ -309,37 +309,6 @@ echo_radio_mounts_source_start (EchoRadioMounts *mounts, const char *name,
   return TRUE;
 }
 
-/* MPEG audio frame duration: samples per frame and sample rate from the header at h. */
-static gboolean
-mp3_frame_duration (const guint8 *h, guint *samples, guint *rate)
-{
-  static const guint rates[3] = { 44100, 48000, 32000 };
-  guint version = (h[1] >> 3) & 3;    /* 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5 */
-  guint layer = 4 - ((h[1] >> 1) & 3);
-  guint rate_index = (h[2] >> 2) & 3;
-
-  if (version == 1 || layer == 4 || rate_index == 3)
-    return FALSE;
-  *rate = rates[rate_index] >> (version == 3 ? 0 : version == 2 ? 1 : 2);
-  *samples = layer == 1 ? 384 : layer == 2 || version == 3 ? 1152 : 576;
-  return TRUE;
-}
-
-/* ADTS frame duration: 1024 samples per raw data block. */
-static gboolean
-adts_frame_duration (const guint8 *h, guint *samples, guint *rate)
-{
-  static const guint rates[13] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050,
-    16000, 12000, 11025, 8000, 7350 };
-  guint rate_index = (h[2] >> 2) & 0xf;
-
-  if (rate_index >= G_N_ELEMENTS (rates))
-    return FALSE;
-  *rate = rates[rate_index];
-  *samples = 1024 * ((h[6] & 3) + 1);
-  return TRUE;
-}
-
 /* Frames enough to tell a stream's byte rate (a few could be a header frame) */
 #define RATE_FRAMES 16
 
@@ -352,15 +321,14 @@ measure_frames (Mount *mount, const guint8 *data, gsize len)
   gssize first = echo_radio_format_find_unit (format, data, len);
   gsize at;
 
-  if (first < 0 || (format != ECHO_RADIO_FORMAT_MP3 && format != ECHO_RADIO_FORMAT_AAC))
+  if (first < 0)
     return;
   for (at = (gsize) first; at + 7 <= len;) {
     gsize frame = echo_radio_format_unit_length (format, data + at, len - at);
     guint samples = 0, rate = 0;
 
-    if (frame == 0 || !(format == ECHO_RADIO_FORMAT_MP3 ?
-            mp3_frame_duration (data + at, &samples, &rate) :
-            adts_frame_duration (data + at, &samples, &rate)))
+    if (frame == 0 || !echo_radio_format_unit_duration (format, data + at, len - at,
+            &samples, &rate))
       break;
     mount->rate_bytes += frame;
     mount->rate_seconds += (double) samples / rate;
