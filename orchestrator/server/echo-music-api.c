@@ -274,14 +274,14 @@ append_queue_members (GString *out, EchoMusicSession *session)
       echo_music_session_get_version (session), queue);
 }
 
-static JsonNode *
-queue_fields (EchoMusicSession *session)
+/* Replies @reply, an object's text (taken). */
+static void
+reply_text (EchoRequest *request, GString *reply)
 {
-  g_autoptr (GString) out = g_string_new ("{");
+  gsize len = reply->len;
 
-  append_queue_members (out, session);
-  g_string_append_c (out, '}');
-  return json_from_string (out->str, NULL);
+  echo_request_reply_take (request, SOUP_STATUS_OK, g_string_free (reply, FALSE),
+      (gssize) len);
 }
 
 static JsonNode *
@@ -1460,21 +1460,19 @@ handle_queue (EchoRequest *request, gpointer data)
   EchoMusicApi *api = data;
   g_autoptr (GError) error = NULL;
   EchoMusicSession *session = path_session (api, request, NULL, &error);
-  g_autoptr (JsonNode) node = NULL;
+  GString *reply;
   EchoQueueItem *current;
 
   if (session == NULL) {
     reply_error (request, error);
     return;
   }
-  node = queue_fields (session);
+  reply = g_string_new ("{");
+  append_queue_members (reply, session);
   current = echo_music_session_get_current (session);
-  if (current != NULL)
-    json_object_set_member (json_node_get_object (node), "current",
-        echo_queue_item_to_json (current));
-  else
-    json_object_set_null_member (json_node_get_object (node), "current");
-  echo_request_reply_node (request, SOUP_STATUS_OK, node);
+  g_string_append_printf (reply, ",\"current\":%s}", current != NULL ?
+      echo_queue_item_to_json_text (current) : "null");
+  reply_text (request, reply);
 }
 
 /* The tracks a queue/add names: {trackId} or {trackIds: [...]}, all known and playable. */
@@ -1556,7 +1554,6 @@ queue_command (EchoRequest *request, EchoMusicApi *api, QueueOp op)
   gboolean ok = FALSE;
   EchoMusicState before;
   g_autoptr (GString) reply = NULL;
-  gsize len;
   guint i;
 
   if (body == NULL) {
@@ -1645,9 +1642,7 @@ queue_command (EchoRequest *request, EchoMusicApi *api, QueueOp op)
     g_string_append_printf (reply, ",\"removed\":%u", removed);
   g_string_append_printf (reply, ",\"state\":\"%s\"}",
       echo_music_state_to_string (echo_music_session_get_state (session)));
-  len = reply->len;
-  echo_request_reply_take (request, SOUP_STATUS_OK, g_string_free (g_steal_pointer (&reply),
-          FALSE), (gssize) len);
+  reply_text (request, g_steal_pointer (&reply));
 }
 
 static void
