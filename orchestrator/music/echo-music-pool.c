@@ -19,6 +19,8 @@
 /* Idle rate-limit buckets are looked for at most this often. */
 #define PRUNE_INTERVAL_US (10 * G_USEC_PER_SEC)
 
+typedef struct _FlushBatch FlushBatch;
+
 struct _EchoMusicPool
 {
   EchoStore *store;             /* borrowed; NULL: memory only */
@@ -34,6 +36,7 @@ struct _EchoMusicPool
   GHashTable *dirty_tracks;     /* track ids to write */
   GMainContext *context;
   GSource *flush_source;        /* pending flush, or NULL */
+  FlushBatch *batch;            /* the write in a background thread, or NULL */
 
   GHashTable *buckets;          /* bucket_key() -> EchoRateLimit* */
   gint64 last_prune_us;
@@ -254,6 +257,8 @@ cancel_flush (EchoMusicPool * pool)
   }
 }
 
+static void wait_batch (EchoMusicPool * pool);
+
 void
 echo_music_pool_free (EchoMusicPool *pool)
 {
@@ -262,6 +267,7 @@ echo_music_pool_free (EchoMusicPool *pool)
   if (pool == NULL)
     return;
   /* Half-built pools (a failed restore) have nothing dirty. */
+  wait_batch (pool);
   if (pool->sessions != NULL && echo_music_pool_has_pending (pool) &&
       !echo_music_pool_flush (pool, &error))
     g_warning ("music sessions not saved at shutdown: %s", error->message);
@@ -284,17 +290,245 @@ echo_music_pool_get_limits (EchoMusicPool *pool)
   return &pool->limits;
 }
 
-/* Persistence ------------------------------------------------------------------------------ */
+/* Persistence ------------------------------------------------------------------------------
+ *
+ * Changes mark their session or track dirty; a flush, at most flush_interval_ms later,
+ * serializes the dirty documents on the main thread and hands them to a thread that puts
+ * them in the store, so the loop that serves the API never waits for a disk's fsync or a
+ * database's commit. One batch is in flight at a time: a batch is written whole before the
+ * next starts, so a document's older text cannot land after its newer one. What a failed
+ * batch did not write is dirty again and retried at the next flush. */
+
+typedef struct {
+  gboolean session;             /* a session's document, else a track's */
+  char *id;
+  char *json;
+} PendingDocument;
+
+struct _FlushBatch
+{
+  EchoStore *store;
+  GMainContext *context;
+  GPtrArray *documents;         /* of PendingDocument*, written in order */
+  guint written;                /* how many were, before an error */
+  GError *error;
+
+  GMutex lock;
+  GCond cond;
+  gboolean done;                /* under lock */
+
+  EchoMusicPool *pool;          /* main thread only: NULL once the pool took the result */
+};
+
+static void
+pending_document_free (gpointer data)
+{
+  PendingDocument *document = data;
+
+  g_free (document->id);
+  g_free (document->json);
+  g_free (document);
+}
+
+static void
+flush_batch_clear (gpointer data)
+{
+  FlushBatch *batch = data;
+
+  g_ptr_array_unref (batch->documents);
+  g_clear_error (&batch->error);
+  g_main_context_unref (batch->context);
+  g_mutex_clear (&batch->lock);
+  g_cond_clear (&batch->cond);
+}
+
+static void
+flush_batch_unref (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, flush_batch_clear);
+}
+
+/* Serializes @dirty's documents (a session or track each; one that is gone has nothing to
+ * write) into @documents and forgets them. */
+static void
+take_dirty (EchoMusicPool * pool, GHashTable * dirty, gboolean sessions,
+    GPtrArray * documents)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, dirty);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    const char *id = key;
+    char *json;
+
+    if (sessions) {
+      EchoMusicSession *session = g_hash_table_lookup (pool->sessions, id);
+
+      json = session != NULL ? echo_music_session_to_store_json (session) : NULL;
+    } else {
+      EchoTrack *track = g_hash_table_lookup (pool->tracks, id);
+
+      json = track != NULL ? echo_track_serialize (track) : NULL;
+    }
+    if (json != NULL) {
+      PendingDocument *document = g_new (PendingDocument, 1);
+
+      document->session = sessions;
+      document->id = g_strdup (id);
+      document->json = json;
+      g_ptr_array_add (documents, document);
+    }
+    g_hash_table_iter_remove (&iter);
+  }
+}
+
+static GPtrArray *
+take_all_dirty (EchoMusicPool * pool)
+{
+  GPtrArray *documents = g_ptr_array_new_with_free_func (pending_document_free);
+
+  /* Tracks first: a session's queue refers to them by id. */
+  take_dirty (pool, pool->dirty_tracks, FALSE, documents);
+  take_dirty (pool, pool->dirty_sessions, TRUE, documents);
+  return documents;
+}
+
+/* Any thread. Puts @documents in order; returns how many it put before an error. */
+static guint
+write_documents (EchoStore * store, GPtrArray * documents, GError ** error)
+{
+  guint i;
+
+  for (i = 0; i < documents->len; i++) {
+    PendingDocument *document = g_ptr_array_index (documents, i);
+
+    if (!echo_store_put (store, document->session ? ECHO_MUSIC_SESSIONS_COLLECTION :
+            ECHO_MUSIC_TRACKS_COLLECTION, document->id, document->json, error))
+      break;
+  }
+  return i;
+}
+
+/* Marks what a failed write left unwritten dirty again (a document changed since is
+ * already). */
+static void
+requeue_unwritten (EchoMusicPool * pool, GPtrArray * documents, guint written)
+{
+  guint i;
+
+  for (i = written; i < documents->len; i++) {
+    PendingDocument *document = g_ptr_array_index (documents, i);
+
+    g_hash_table_add (document->session ? pool->dirty_sessions : pool->dirty_tracks,
+        g_strdup (document->id));
+  }
+}
+
+static void schedule_flush (EchoMusicPool * pool);
+
+/* Main thread, once the batch's thread is done: takes its result. */
+static void
+finish_batch (EchoMusicPool * pool)
+{
+  FlushBatch *batch = g_steal_pointer (&pool->batch);
+
+  batch->pool = NULL;
+  if (batch->error != NULL) {
+    g_warning ("music sessions not saved, retrying: %s", batch->error->message);
+    requeue_unwritten (pool, batch->documents, batch->written);
+  }
+  flush_batch_unref (batch);
+  if (echo_music_pool_has_pending (pool))
+    schedule_flush (pool);
+}
+
+static gboolean
+batch_done_cb (gpointer data)
+{
+  FlushBatch *batch = data;
+
+  /* NULL when the pool already waited for this batch (a synchronous flush, an end, its
+   * free) */
+  if (batch->pool != NULL)
+    finish_batch (batch->pool);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+batch_thread (gpointer data)
+{
+  FlushBatch *batch = data;
+  GSource *source;
+
+  batch->written = write_documents (batch->store, batch->documents, &batch->error);
+  g_mutex_lock (&batch->lock);
+  batch->done = TRUE;
+  g_cond_signal (&batch->cond);
+  g_mutex_unlock (&batch->lock);
+  /* Back to the pool's context; the thread's reference goes to the callback. (Not
+   * g_main_context_invoke(): it would run the callback here when this thread can
+   * acquire the context.) */
+  source = g_idle_source_new ();
+  g_source_set_callback (source, batch_done_cb, batch, flush_batch_unref);
+  g_source_set_name (source, "echo-music-pool saved");
+  g_source_attach (source, batch->context);
+  g_source_unref (source);
+  return NULL;
+}
+
+/* Blocks until the batch in flight, if any, is written, and takes its result. */
+static void
+wait_batch (EchoMusicPool * pool)
+{
+  FlushBatch *batch = pool->batch;
+
+  if (batch == NULL)
+    return;
+  g_mutex_lock (&batch->lock);
+  while (!batch->done)
+    g_cond_wait (&batch->cond, &batch->lock);
+  g_mutex_unlock (&batch->lock);
+  finish_batch (pool);
+}
+
+static void
+start_batch (EchoMusicPool * pool)
+{
+  g_autoptr (GPtrArray) documents = take_all_dirty (pool);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GThread) thread = NULL;
+  FlushBatch *batch;
+
+  if (documents->len == 0)
+    return;
+  batch = g_atomic_rc_box_new0 (FlushBatch);
+  batch->store = pool->store;
+  batch->context = g_main_context_ref (pool->context);
+  batch->documents = g_steal_pointer (&documents);
+  g_mutex_init (&batch->lock);
+  g_cond_init (&batch->cond);
+  batch->pool = pool;
+  pool->batch = batch;
+  thread = g_thread_try_new ("echo-music-save", batch_thread,
+      g_atomic_rc_box_acquire (batch), &error);
+  if (thread == NULL) {
+    /* no thread to spare: write here, as a synchronous flush does */
+    flush_batch_unref (batch);
+    batch->written = write_documents (batch->store, batch->documents, &batch->error);
+    finish_batch (pool);
+  }
+}
 
 static gboolean
 flush_cb (gpointer user_data)
 {
   EchoMusicPool *pool = user_data;
-  g_autoptr (GError) error = NULL;
 
   g_clear_pointer (&pool->flush_source, g_source_unref);
-  if (!echo_music_pool_flush (pool, &error))
-    g_warning ("music sessions not saved, retrying: %s", error->message);
+  /* With a batch in flight, its end schedules the next flush. */
+  if (pool->batch == NULL)
+    start_batch (pool);
   return G_SOURCE_REMOVE;
 }
 
@@ -334,44 +568,15 @@ gboolean
 echo_music_pool_has_pending (EchoMusicPool *pool)
 {
   g_return_val_if_fail (pool != NULL, FALSE);
-  return g_hash_table_size (pool->dirty_sessions) > 0 ||
+  return pool->batch != NULL || g_hash_table_size (pool->dirty_sessions) > 0 ||
       g_hash_table_size (pool->dirty_tracks) > 0;
-}
-
-/* Writes the documents of @dirty's ids (a session or track each, or gone) and forgets
- * the ones written; stops at the first failure. */
-static gboolean
-flush_set (EchoMusicPool * pool, GHashTable * dirty, gboolean sessions, GError ** error)
-{
-  g_autofree gpointer *ids = NULL;
-  guint n, i;
-
-  ids = g_hash_table_get_keys_as_array (dirty, &n);
-  for (i = 0; i < n; i++) {
-    const char *id = ids[i];
-    g_autofree char *json = NULL;
-
-    if (sessions) {
-      EchoMusicSession *session = g_hash_table_lookup (pool->sessions, id);
-
-      json = session != NULL ? echo_music_session_to_store_json (session) : NULL;
-    } else {
-      EchoTrack *track = g_hash_table_lookup (pool->tracks, id);
-
-      json = track != NULL ? echo_track_serialize (track) : NULL;
-    }
-    if (json != NULL && !echo_store_put (pool->store, sessions ?
-            ECHO_MUSIC_SESSIONS_COLLECTION : ECHO_MUSIC_TRACKS_COLLECTION, id, json, error))
-      return FALSE;
-    g_hash_table_remove (dirty, id);
-  }
-  return TRUE;
 }
 
 gboolean
 echo_music_pool_flush (EchoMusicPool *pool, GError **error)
 {
-  gboolean ok;
+  g_autoptr (GPtrArray) documents = NULL;
+  guint written;
 
   g_return_val_if_fail (pool != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -379,12 +584,16 @@ echo_music_pool_flush (EchoMusicPool *pool, GError **error)
   cancel_flush (pool);
   if (pool->store == NULL)
     return TRUE;
-  /* Tracks first: a session's queue refers to them by id. */
-  ok = flush_set (pool, pool->dirty_tracks, FALSE, error) &&
-      flush_set (pool, pool->dirty_sessions, TRUE, error);
-  if (!ok)
-    schedule_flush (pool);
-  return ok;
+  wait_batch (pool);
+  /* (what the batch failed to write is dirty again, and written here) */
+  cancel_flush (pool);
+  documents = take_all_dirty (pool);
+  written = write_documents (pool->store, documents, error);
+  if (written == documents->len)
+    return TRUE;
+  requeue_unwritten (pool, documents, written);
+  schedule_flush (pool);
+  return FALSE;
 }
 
 /* Sessions -------------------------------------------------------------------------------- */
@@ -463,6 +672,8 @@ echo_music_pool_end (EchoMusicPool *pool, const char *session_id, GError **error
   session = echo_music_pool_lookup (pool, session_id, error);
   if (session == NULL)
     return FALSE;
+  /* A put of this session in flight must not land after the delete. */
+  wait_batch (pool);
   if (pool->store != NULL &&
       !echo_store_delete (pool->store, ECHO_MUSIC_SESSIONS_COLLECTION, session_id, error))
     return FALSE;

@@ -110,14 +110,17 @@ gboolean          echo_music_pool_end (EchoMusicPool *pool, const char *session_
 GPtrArray        *echo_music_pool_list (EchoMusicPool *pool);
 guint             echo_music_pool_get_count (EchoMusicPool *pool);
 
-/* @session changed: write it at the next flush. */
+/* @session changed: write it at the next flush, which runs flush_interval_ms later in a
+ * background thread (the store's puts block on fsync or a commit). */
 void              echo_music_pool_mark_dirty (EchoMusicPool *pool, EchoMusicSession *session);
 
-/* Writes every dirty session and track now. On failure what was not written stays dirty
- * (and the store's error is returned). */
+/* Waits for a background write in flight, then writes every dirty session and track now,
+ * in this thread. On failure what was not written stays dirty (and the store's error is
+ * returned). */
 gboolean          echo_music_pool_flush (EchoMusicPool *pool, GError **error);
 
-/* Whether changes wait for a flush (for tests and shutdown logging). */
+/* Whether changes wait for a flush or a background write (for tests and shutdown
+ * logging). */
 gboolean          echo_music_pool_has_pending (EchoMusicPool *pool);
 
 /* The cached track for @track's (source, sourceId): an existing entry takes @track's fresh

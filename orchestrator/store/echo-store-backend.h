@@ -1,7 +1,8 @@
 /* What echo-store.c expects of a storage backend (private to orchestrator/store/).
  *
  * echo-store.c validates every argument (collection, id, JSON) before it calls a backend,
- * so backends see well-formed input only. A backend's own struct starts with an EchoStore
+ * so backends see well-formed input only, and calls one backend function at a time (under
+ * the store's lock), so backends need no locking of their own. A backend's own struct starts with an EchoStore
  * and the backend's open function returns a pointer to that member.
  *
  * Copyright (C) 2026 Echo contributors
@@ -28,6 +29,7 @@ typedef struct {
 struct _EchoStore {
   const EchoStoreBackend *backend;
   int schema_version;
+  GMutex lock;                  /* held by echo-store.c around every backend call */
 };
 
 EchoStore *echo_store_file_open (const char *data_dir, GError **error);

@@ -1,5 +1,6 @@
 /* EchoStore's front: picks the backend from the URL, validates every argument once for
- * both backends, and normalizes JSON so that both store the same text.
+ * both backends, normalizes JSON so that both store the same text, and serializes calls
+ * from several threads.
  *
  * Copyright (C) 2026 Echo contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later */
@@ -116,11 +117,9 @@ normalize_json_object (const char *json, GError **error)
   return json_to_string (root, FALSE);
 }
 
-EchoStore *
-echo_store_open (const char *data_dir, const char *database_url, GError **error)
+static EchoStore *
+open_backend (const char *data_dir, const char *database_url, GError **error)
 {
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
   if (database_url == NULL || database_url[0] == '\0') {
     g_return_val_if_fail (data_dir != NULL, NULL);
     if (data_dir[0] == '\0') {
@@ -147,11 +146,26 @@ echo_store_open (const char *data_dir, const char *database_url, GError **error)
   return NULL;
 }
 
+EchoStore *
+echo_store_open (const char *data_dir, const char *database_url, GError **error)
+{
+  EchoStore *store;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  store = open_backend (data_dir, database_url, error);
+  if (store != NULL)
+    g_mutex_init (&store->lock);
+  return store;
+}
+
 void
 echo_store_free (EchoStore *store)
 {
-  if (store != NULL)
-    store->backend->free (store);
+  if (store == NULL)
+    return;
+  g_mutex_clear (&store->lock);
+  store->backend->free (store);
 }
 
 const char *
@@ -173,6 +187,7 @@ echo_store_put (EchoStore *store, const char *collection, const char *id,
     const char *json, GError **error)
 {
   g_autofree char *normalized = NULL;
+  gboolean ok;
 
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (collection != NULL && id != NULL && json != NULL, FALSE);
@@ -183,32 +198,45 @@ echo_store_put (EchoStore *store, const char *collection, const char *id,
   normalized = normalize_json_object (json, error);
   if (normalized == NULL)
     return FALSE;
-  return store->backend->put (store, collection, id, normalized, error);
+  g_mutex_lock (&store->lock);
+  ok = store->backend->put (store, collection, id, normalized, error);
+  g_mutex_unlock (&store->lock);
+  return ok;
 }
 
 char *
 echo_store_get (EchoStore *store, const char *collection, const char *id, GError **error)
 {
+  char *json;
+
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (collection != NULL && id != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!validate_collection (collection, error) || !validate_id (id, error))
     return NULL;
-  return store->backend->get (store, collection, id, error);
+  g_mutex_lock (&store->lock);
+  json = store->backend->get (store, collection, id, error);
+  g_mutex_unlock (&store->lock);
+  return json;
 }
 
 gboolean
 echo_store_delete (EchoStore *store, const char *collection, const char *id,
     GError **error)
 {
+  gboolean ok;
+
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (collection != NULL && id != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (!validate_collection (collection, error) || !validate_id (id, error))
     return FALSE;
-  return store->backend->delete (store, collection, id, error);
+  g_mutex_lock (&store->lock);
+  ok = store->backend->delete (store, collection, id, error);
+  g_mutex_unlock (&store->lock);
+  return ok;
 }
 
 static gint
@@ -231,7 +259,9 @@ echo_store_list (EchoStore *store, const char *collection, GError **error)
 
   if (!validate_collection (collection, error))
     return NULL;
+  g_mutex_lock (&store->lock);
   documents = store->backend->list (store, collection, error);
+  g_mutex_unlock (&store->lock);
   if (documents != NULL)
     g_ptr_array_sort (documents, compare_documents_by_id);
   return documents;

@@ -8,8 +8,9 @@
  *  - "postgresql": a `documents` table reached through libpq (echo-store-pg.c); every
  *    write is committed before the call returns. Several daemons may share a database.
  *
- * Both run versioned schema migrations when they open. An EchoStore is not thread-safe:
- * use it from the main thread only. Calls block (disk, or a round trip to the server).
+ * Both run versioned schema migrations when they open. Calls block (disk, or a round trip
+ * to the server). Any thread may call them: one call runs at a time, the others wait
+ * (so a thread that writes in the background may hold up the main thread's call).
  *
  * Copyright (C) 2026 Echo contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later */

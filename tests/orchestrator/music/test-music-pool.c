@@ -5,8 +5,9 @@
  * session limit, lookups and ending; the Track cache (unique by source and sourceId, ids
  * kept, metadata refreshed); per-user rate limits and the pruning of idle buckets; and
  * persistence through the real file store in a temporary directory: batched writes by the
- * pool's own timeout, explicit flushes, restore after reopening, corrupt documents skipped,
- * two sessions for one channel resolved.
+ * pool's own timeout in a background thread, explicit flushes, the last state winning over
+ * writes in flight, an end during a write, restore after reopening, corrupt documents
+ * skipped, two sessions for one channel resolved.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -436,6 +437,117 @@ test_persistence (void)
   remove_tree (dir);
 }
 
+static EchoMusicPool *
+new_pool_flushing_at_once (EchoStore * store)
+{
+  g_autoptr (GError) error = NULL;
+  EchoMusicLimits limits;
+  EchoMusicPool *pool;
+
+  echo_music_limits_init_defaults (&limits);
+  limits.flush_interval_ms = 0;
+  pool = echo_music_pool_new (store, &limits, &error);
+  g_assert_no_error (error);
+  return pool;
+}
+
+/* Runs the main loop until the pool's background writes are done. */
+static void
+drain_pool (EchoMusicPool * pool)
+{
+  gboolean timed_out = FALSE;
+  guint timer = g_timeout_add_seconds (30, timeout_cb, &timed_out);
+
+  while (echo_music_pool_has_pending (pool) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (timed_out);
+  g_source_remove (timer);
+}
+
+/* Saving runs in a background thread while the loop goes on changing the session: what
+ * the store holds at the end is the last state, never an older batch landing late. */
+static void
+test_background_saves (void)
+{
+  g_autofree char *dir = make_data_dir ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *last = NULL;
+  g_autofree char *session_id = NULL;
+
+  {
+    g_autoptr (EchoStore) store = open_store (dir);
+    g_autoptr (EchoMusicPool) pool = new_pool_flushing_at_once (store);
+    g_autofree char *stored = NULL;
+    EchoMusicSession *session = populate (pool);
+    guint i;
+
+    session_id = g_strdup (echo_music_session_get_id (session));
+    for (i = 0; i < 200; i++) {
+      g_assert_true (echo_music_session_set_volume (session, &alice, i % 101, T0 + 100 + i,
+              NULL, &error));
+      g_assert_no_error (error);
+      echo_music_pool_mark_dirty (pool, session);
+      /* let a flush start now and then, so changes land during writes */
+      if (i % 3 == 0)
+        g_main_context_iteration (NULL, FALSE);
+    }
+    last = echo_music_session_to_store_json (session);
+    drain_pool (pool);
+    stored = echo_store_get (store, ECHO_MUSIC_SESSIONS_COLLECTION, session_id, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (stored);
+  }
+
+  {
+    g_autoptr (EchoStore) store = open_store (dir);
+    g_autoptr (EchoMusicPool) pool = echo_music_pool_new (store, NULL, &error);
+    g_autofree char *restored = NULL;
+
+    g_assert_no_error (error);
+    restored = echo_music_session_to_store_json (echo_music_pool_lookup (pool, session_id,
+            NULL));
+    g_assert_cmpstr (restored, ==, last);
+  }
+  remove_tree (dir);
+}
+
+/* Ending a session whose document is being written waits for that write: the delete is
+ * the last word, and the session does not come back at the next start. */
+static void
+test_end_during_save (void)
+{
+  g_autofree char *dir = make_data_dir ();
+  g_autoptr (GError) error = NULL;
+  guint round;
+
+  for (round = 0; round < 20; round++) {
+    g_autofree char *session_id = NULL;
+
+    {
+      g_autoptr (EchoStore) store = open_store (dir);
+      g_autoptr (EchoMusicPool) pool = new_pool_flushing_at_once (store);
+      EchoMusicSession *session = populate (pool);
+
+      session_id = g_strdup (echo_music_session_get_id (session));
+      /* the zero-interval flush starts its background write in this iteration */
+      while (!g_main_context_iteration (NULL, FALSE));
+      g_assert_true (echo_music_pool_has_pending (pool));
+      g_assert_true (echo_music_pool_end (pool, session_id, &error));
+      g_assert_no_error (error);
+      drain_pool (pool);
+    }
+    {
+      g_autoptr (EchoStore) store = open_store (dir);
+      g_autoptr (EchoMusicPool) pool = echo_music_pool_new (store, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_null (echo_music_pool_lookup (pool, session_id, NULL));
+      g_assert_cmpuint (echo_music_pool_get_count (pool), ==, 0);
+    }
+  }
+  remove_tree (dir);
+}
+
 static void
 test_restore_skips_bad_documents (void)
 {
@@ -512,6 +624,8 @@ main (int argc, char **argv)
   g_test_add_func ("/music/pool/track-cache", test_track_cache);
   g_test_add_func ("/music/pool/rate-limits", test_rate_limits);
   g_test_add_func ("/music/pool/persistence", test_persistence);
+  g_test_add_func ("/music/pool/background-saves", test_background_saves);
+  g_test_add_func ("/music/pool/end-during-save", test_end_during_save);
   g_test_add_func ("/music/pool/restore-skips-bad-documents",
       test_restore_skips_bad_documents);
   return g_test_run ();

@@ -336,6 +336,73 @@ test_many_documents (Fixture *f, gconstpointer data)
   assert_document (store, "many_other", "doc-0000", "{\"k\": -1}");
 }
 
+/* Puts, gets and lists from several threads at once: each call runs whole (the store
+ * serializes them), so every document arrives, intact, and survives a reopen. */
+#define THREADS 4
+#define PUTS_PER_THREAD 150
+
+typedef struct {
+  EchoStore *store;
+  guint thread;
+} ThreadArgs;
+
+static gpointer
+put_from_thread (gpointer data)
+{
+  ThreadArgs *args = data;
+  guint i;
+
+  for (i = 0; i < PUTS_PER_THREAD; i++) {
+    g_autofree char *id = g_strdup_printf ("t%u-%03u", args->thread, i);
+    g_autofree char *json = g_strdup_printf ("{\"thread\": %u, \"i\": %u}", args->thread,
+        i);
+    g_autofree char *back = NULL;
+    g_autoptr (GPtrArray) list = NULL;
+
+    put_ok (args->store, "threads", id, json);
+    back = echo_store_get (args->store, "threads", id, NULL);
+    assert_same_json (back, json);
+    if (i % 50 == 0) {
+      list = list_ok (args->store, "threads");
+      g_assert_cmpuint (list->len, >=, i + 1);
+    }
+  }
+  return NULL;
+}
+
+static void
+test_threads (Fixture *f, gconstpointer data)
+{
+  g_autoptr (EchoStore) store = open_store_ok (f);
+  g_autoptr (GPtrArray) list = NULL;
+  ThreadArgs args[THREADS];
+  GThread *threads[THREADS];
+  guint t, i;
+
+  for (t = 0; t < THREADS; t++) {
+    args[t].store = store;
+    args[t].thread = t;
+    threads[t] = g_thread_new ("put", put_from_thread, &args[t]);
+  }
+  for (t = 0; t < THREADS; t++)
+    g_thread_join (threads[t]);
+
+  g_clear_pointer (&store, echo_store_free);
+  store = open_store_ok (f);
+  list = list_ok (store, "threads");
+  g_assert_cmpuint (list->len, ==, THREADS * PUTS_PER_THREAD);
+  for (t = 0; t < THREADS; t++) {
+    for (i = 0; i < PUTS_PER_THREAD; i++) {
+      EchoStoreDocument *doc = g_ptr_array_index (list, t * PUTS_PER_THREAD + i);
+      g_autofree char *id = g_strdup_printf ("t%u-%03u", t, i);
+      g_autofree char *json = g_strdup_printf ("{\"thread\": %u, \"i\": %u}", t, i);
+
+      g_assert_cmpstr (doc->id, ==, id);
+      assert_same_json (doc->json, json);
+    }
+  }
+}
+
 static void
 test_unicode (Fixture *f, gconstpointer data)
 {
@@ -1091,6 +1158,7 @@ main (int argc, char **argv)
   add_test ("/store/put-get-list-delete", test_put_get_list_delete);
   add_test ("/store/overwrite", test_overwrite);
   add_test ("/store/many-documents", test_many_documents);
+  add_test ("/store/threads", test_threads);
   add_test ("/store/unicode", test_unicode);
   add_test ("/store/invalid-input", test_invalid_input);
   add_test ("/store/reopen-persists", test_reopen_persists);
