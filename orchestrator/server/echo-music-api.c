@@ -349,13 +349,16 @@ send_queue_events (EchoMusicApi *api, EchoMusicSession *session, Runtime *rt)
     g_autofree char *delta = echo_music_queue_delta_text (queue, rt->queue_mark);
     g_autoptr (GString) out = g_string_new ("{\"type\":\"music:queue_delta\",\"sessionId\":");
 
-    /* nothing a client shows changed (e.g. the added item started at once): the mark, and
-     * the version deltas count from, stand */
-    if (delta == NULL)
+    /* Nothing a client shows changed (an added item that started at once, a move to where
+     * it was) yet the version moved on: an empty delta says so, so that a delta client's
+     * version stays the one GET .../queue and the replies give, and a reply's version is
+     * never waiting for the next change's event. */
+    if (delta == NULL && version == rt->queue_version)
       return;
     echo_music_json_append_string (out, echo_music_session_get_id (session));
     g_string_append_printf (out, ",\"since\":%" G_GUINT64_FORMAT ",\"version\":%"
-        G_GUINT64_FORMAT ",%s}", rt->queue_version, version, delta);
+        G_GUINT64_FORMAT ",%s}", rt->queue_version, version,
+        delta != NULL ? delta : "\"removed\":[],\"items\":[]");
     echo_music_hub_broadcast_text (api->hub, delta_room, out->str, out->len);
   }
   g_clear_pointer (&rt->queue_mark, echo_music_queue_mark_free);

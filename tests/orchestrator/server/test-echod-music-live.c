@@ -542,7 +542,8 @@ test_server_side (void)
 }
 
 /* A client that joins with "queue":"delta" gets music:queue_delta (what changed, from the
- * version it holds) instead of the whole queue; a default client still gets
+ * version it holds) instead of the whole queue, an empty one when only the version moved;
+ * a default client still gets
  * music:queue_updated; an unknown mode is refused. */
 static void
 test_queue_delta (void)
@@ -581,6 +582,20 @@ test_queue_delta (void)
     g_autoptr (JsonObject) state G_GNUC_UNUSED = music_ws_join (full, sid);
   }
   i1 = music_add (m, sid, "alice", l1);  /* starts playing: leaves the queue at once */
+  {
+    /* the queue a client shows did not change, its version did: an empty delta */
+    g_autoptr (JsonObject) delta = music_ws_wait (alice, "music:queue_delta", NULL, NULL);
+    g_autoptr (EchodReply) reply = music_expect (m, 200, "GET", NULL, NULL,
+        "/api/music/session/%s/queue", sid);
+
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (delta, "items")),
+        ==, 0);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (delta,
+                "removed")), ==, 0);
+    g_assert_cmpint (music_int (delta, "since"), ==, held);
+    held = music_int (delta, "version");
+    g_assert_cmpint (held, ==, music_int (echod_reply_object (reply), "version"));
+  }
   i2 = music_add (m, sid, "alice", l2);
   i3 = music_add (m, sid, "alice", l3);
   {
