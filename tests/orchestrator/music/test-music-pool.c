@@ -343,6 +343,20 @@ timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Runs the main loop until the pool's writes are done (a generous bound: a loaded
+ * machine). */
+static void
+drain_pool (EchoMusicPool * pool)
+{
+  gboolean timed_out = FALSE;
+  guint timer = g_timeout_add_seconds (30, timeout_cb, &timed_out);
+
+  while (echo_music_pool_has_pending (pool) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (timed_out);
+  g_source_remove (timer);
+}
+
 static void
 test_persistence (void)
 {
@@ -357,8 +371,6 @@ test_persistence (void)
     g_autoptr (EchoStore) store = open_store (dir);
     g_autoptr (EchoMusicPool) pool = echo_music_pool_new (store, NULL, &error);
     EchoMusicSession *session;
-    gboolean timed_out = FALSE;
-    guint timer;
 
     g_assert_no_error (error);
     g_assert_cmpuint (echo_music_pool_get_count (pool), ==, 0);
@@ -370,12 +382,8 @@ test_persistence (void)
     g_assert_no_error (error);
     g_assert_null (stored);
 
-    /* ... and the pool's own timeout writes it (a generous bound: a loaded machine). */
-    timer = g_timeout_add_seconds (30, timeout_cb, &timed_out);
-    while (echo_music_pool_has_pending (pool) && !timed_out)
-      g_main_context_iteration (NULL, TRUE);
-    g_assert_false (timed_out);
-    g_source_remove (timer);
+    /* ... and the pool's own timeout writes it, in the background. */
+    drain_pool (pool);
     stored = echo_store_get (store, ECHO_MUSIC_SESSIONS_COLLECTION, session_id, &error);
     g_assert_no_error (error);
     g_assert_nonnull (stored);
@@ -449,19 +457,6 @@ new_pool_flushing_at_once (EchoStore * store)
   pool = echo_music_pool_new (store, &limits, &error);
   g_assert_no_error (error);
   return pool;
-}
-
-/* Runs the main loop until the pool's background writes are done. */
-static void
-drain_pool (EchoMusicPool * pool)
-{
-  gboolean timed_out = FALSE;
-  guint timer = g_timeout_add_seconds (30, timeout_cb, &timed_out);
-
-  while (echo_music_pool_has_pending (pool) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (timed_out);
-  g_source_remove (timer);
 }
 
 /* Saving runs in a background thread while the loop goes on changing the session: what
