@@ -33,6 +33,11 @@
 #define DEFAULT_HISTORY 20
 #define DEFAULT_TOP 5
 #define MAX_TOP 50
+/* A heartbeat measured within this long after the timeline changed (a pause, seek, skip,
+ * a new track) may have been measured before its client heard of the change: it is not
+ * judged, the next one is. Events reach a LAN's clients in tens of ms; heartbeats come
+ * every few seconds. */
+#define HEARTBEAT_SETTLE_MS 1000
 /* the rate-limit key of the host application acting as itself */
 #define HOST_KEY "@host"
 
@@ -65,6 +70,7 @@ typedef struct {
   guint flush_source;
   EchoMusicQueueMark *queue_mark;   /* the queue as the last queue event showed it */
   guint64 queue_version;      /* the session version of that event */
+  gint64 timeline_at_ms;      /* when the state or the current item last changed */
   EchoMusicPlayer *player;    /* made when a server-side track first plays */
   char *player_item;          /* the item the player plays (or NULL) */
   char *player_next;          /* the item it will join without a gap (or NULL) */
@@ -726,6 +732,8 @@ apply_change (EchoMusicApi *api, EchoMusicSession *session, EchoMusicChange chan
   sync_player (api, session, changed, seeked);
   schedule_deadline (api, session);
   rt = runtime_get (api, session);
+  if (changed & (ECHO_MUSIC_CHANGED_STATE | ECHO_MUSIC_CHANGED_NOW_PLAYING))
+    rt->timeline_at_ms = echo_clock_now_ms ();
   rt->pending |= changed;
   if (rt->flush_source == 0)
     rt->flush_source = g_idle_add_full (G_PRIORITY_DEFAULT, on_flush, rt, NULL);
@@ -809,6 +817,7 @@ handle_heartbeat (EchoMusicApi *api, EchoMusicClient *client, JsonObject *messag
 {
   g_autoptr (EchoMusicHeartbeat) heartbeat = echo_music_heartbeat_parse (message, error);
   EchoMusicSession *session;
+  const Runtime *rt;
   EchoMusicSyncVerdict verdict;
   EchoMusicState state;
   gint64 now = echo_clock_now_ms ();
@@ -832,6 +841,13 @@ handle_heartbeat (EchoMusicApi *api, EchoMusicClient *client, JsonObject *messag
   /* where the timeline was when the client measured (its clock corrected to ours), else
    * now: a heartbeat is a few ms old at most on a LAN */
   at = heartbeat->has_client_time ? heartbeat->client_time : (double) now;
+  /* Measured before the client could know the timeline it would be judged by, or before a
+   * track's start (the start lead): nothing to judge. */
+  rt = g_hash_table_lookup (api->runtimes, heartbeat->session_id);
+  if ((rt != NULL && at < rt->timeline_at_ms + HEARTBEAT_SETTLE_MS) ||
+      (state == ECHO_MUSIC_STATE_PLAYING &&
+          at < echo_music_session_get_started_at_ms (session)))
+    return TRUE;
   expected = echo_music_session_get_position_ms (session, (gint64) llround (at));
   position = echo_music_heartbeat_get_position (heartbeat);
   verdict = echo_music_sync_judge (expected, position, &api->thresholds);

@@ -7,6 +7,7 @@
  *  - a client joining mid-track gets startedAt/offsetMs from which its position is right;
  *  - music:time gives a sane clock offset; music:sync_ping arrives while playing;
  *  - heartbeats drifting 800 ms get music:sync_command seek, 4 s resync, 100 ms nothing;
+ *    one measured before a pause, or just after it, is not judged;
  *  - client-played tracks advance at their deadline on the server's clock;
  *  - an uploaded file plays in the session's pipeline: `echosyncsrc session=ID` on the
  *    port GET state gives hears it; pause and skip silence it, play resumes it; it ends by
@@ -176,14 +177,12 @@ test_events (void)
 
 /* --- late join, the time exchange, sync pings and drift --- */
 
-/* Sends a heartbeat @drift_ms off the timeline at our clock (the server's, on one machine),
- * then a music:time fence; returns the sync_command action seen before the fence (or
- * NULL). */
+/* Sends a heartbeat at @position measured at @at (our clock: the server's, on one
+ * machine), then a music:time fence; returns the sync_command action seen before the
+ * fence (or NULL), whose drift must be @drift_ms. */
 static char *
-heartbeat (MusicWs *ws, const char *sid, gint64 started_at, gint64 offset, double drift_ms)
+heartbeat_at (MusicWs *ws, const char *sid, double at, double position, double drift_ms)
 {
-  double at = now_ms ();
-  double position = offset + (at - started_at) + drift_ms;
   g_autofree char *text = NULL;
   char pos[G_ASCII_DTOSTR_BUF_SIZE], when[G_ASCII_DTOSTR_BUF_SIZE];
   char drift[G_ASCII_DTOSTR_BUF_SIZE];
@@ -217,6 +216,15 @@ heartbeat (MusicWs *ws, const char *sid, gint64 started_at, gint64 offset, doubl
   }
   g_error ("no answer to music:time");
   return NULL;
+}
+
+/* A heartbeat measured now, @drift_ms off the playing timeline. */
+static char *
+heartbeat (MusicWs *ws, const char *sid, gint64 started_at, gint64 offset, double drift_ms)
+{
+  double at = now_ms ();
+
+  return heartbeat_at (ws, sid, at, offset + (at - started_at) + drift_ms, drift_ms);
 }
 
 static void
@@ -324,8 +332,32 @@ test_sync (void)
     e2 = music_ws_wait (ws, "music:error", NULL, NULL);
     g_assert_cmpstr (music_str (e2, "code"), ==, "INVALID_REQUEST");
   }
-  /* paused: the expected position stands still, and drift is still judged */
-  control (m, sid, "alice", "{\"action\":\"pause\"}", 200);
+  /* Paused: the expected position stands still, and drift is still judged; but not in a
+   * heartbeat measured before the pause, or so soon after it that its client may not
+   * have heard of it (it shows the old timeline's position: no false seek). */
+  {
+    double before = now_ms ();
+    double playing_position = offset + (before - started_at);
+    gint64 paused_at;
+    g_autofree char *a1 = NULL, *a2 = NULL;
+
+    control (m, sid, "alice", "{\"action\":\"pause\"}", 200);
+    {
+      g_autoptr (JsonObject) state = music_state (m, sid);
+
+      paused_at = music_int (session_of (state), "offsetMs");
+    }
+    /* paused after @before: the second heartbeat's 600 ms further on the old timeline
+     * would be a drift beyond seek-threshold-ms (500) */
+    g_assert_cmpfloat (paused_at, >=, playing_position - 1);
+    echod_harness_spin (600);
+    a1 = heartbeat_at (ws, sid, before, playing_position, 0);
+    a2 = heartbeat_at (ws, sid, now_ms (), playing_position + (now_ms () - before), 0);
+    g_assert_null (a1);
+    g_assert_null (a2);
+    echod_harness_spin (1100);
+    music_ws_drain (ws);
+  }
   {
     g_autoptr (JsonObject) state = music_state (m, sid);
     gint64 paused_at = music_int (session_of (state), "offsetMs");
