@@ -257,8 +257,6 @@ cancel_flush (EchoMusicPool * pool)
   }
 }
 
-static void wait_batch (EchoMusicPool * pool);
-
 void
 echo_music_pool_free (EchoMusicPool *pool)
 {
@@ -266,8 +264,8 @@ echo_music_pool_free (EchoMusicPool *pool)
 
   if (pool == NULL)
     return;
-  /* Half-built pools (a failed restore) have nothing dirty. */
-  wait_batch (pool);
+  /* Half-built pools (a failed restore) have nothing dirty; a batch in flight counts as
+   * pending, and the flush waits for it. */
   if (pool->sessions != NULL && echo_music_pool_has_pending (pool) &&
       !echo_music_pool_flush (pool, &error))
     g_warning ("music sessions not saved at shutdown: %s", error->message);
@@ -581,11 +579,12 @@ echo_music_pool_flush (EchoMusicPool *pool, GError **error)
   g_return_val_if_fail (pool != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  cancel_flush (pool);
+  /* (without a store nothing is ever scheduled) */
   if (pool->store == NULL)
     return TRUE;
+  /* What the batch failed to write is dirty again, and written here: the flush its end
+   * may have scheduled is not needed. */
   wait_batch (pool);
-  /* (what the batch failed to write is dirty again, and written here) */
   cancel_flush (pool);
   documents = take_all_dirty (pool);
   written = write_documents (pool->store, documents, error);

@@ -575,8 +575,7 @@ test_server_side (void)
 
 /* A client that joins with "queue":"delta" gets music:queue_delta (what changed, from the
  * version it holds) instead of the whole queue, an empty one when only the version moved;
- * a default client still gets
- * music:queue_updated; an unknown mode is refused. */
+ * a default client still gets music:queue_updated; an unknown mode is refused. */
 static void
 test_queue_delta (void)
 {
